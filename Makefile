@@ -1,0 +1,41 @@
+# The course's commands. `make` builds the student exercises and the HTML book;
+# `make test` runs every test. Both create .venv and install what they need.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# torch first: 2.13.0 is a CPU build. GPU users: see README ("GPU users").
+TORCH_SPEC ?= torch==2.13.0
+JOBS ?= 2
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: all book exercises test test-fast lint gpu-check clean help
+.DEFAULT_GOAL := all
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/:/'
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q $(TORCH_SPEC)
+	$(BIN)/pip install -q -e ".[book,dev]"
+	touch $@
+
+all: exercises book  ## release exercises/ from solutions/ and build the HTML book
+
+exercises: $(BIN)/.installed  ## regenerate exercises/ from solutions/ (nbgrader generate_assignment)
+	$(BIN)/python -m autograder.release generate
+
+book: $(BIN)/.installed  ## build the HTML book into _build/html (chapters executed, warnings are errors)
+	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+
+test: $(BIN)/.installed  ## run all tests (solutions 20/20, blanks 0, wrong variants, leaks, drift, the book)
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
+
+test-fast: $(BIN)/.installed  ## the tests that need neither training nor the book build
+	$(BIN)/python -m pytest -n $(JOBS) -m "not slow"
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check rnncourse autograder tests scripts
+
+clean:
+	rm -rf _build grading

@@ -1,0 +1,259 @@
+"""Run the pytest tests of one nbgrader test cell and return its partial-credit score.
+
+A test cell in an exercise notebook looks like this::
+
+    from autograder import run_tests
+
+    def test_shapes():
+        ...
+
+    ### BEGIN HIDDEN TESTS
+    def test_batch_of_one():
+        ...
+    ### END HIDDEN TESTS
+
+    run_tests(points=5)
+
+``run_tests`` must be the cell's last expression: it prints a report to stdout and
+returns ``points * passed / total``, which nbgrader reads as the cell's partial credit.
+
+The traps it closes (each seen with nbgrader 0.9.6 + ipytest 0.14.2):
+
+1. ipytest's ``raise_on_error=False`` gives a failing cell full credit, because the
+   cell neither errors nor returns a number. Here the cell always returns its score;
+   it raises only when no test could run at all (collection error, no tests).
+2. Any stderr output zeroes a cell in nbgrader. Warnings are recorded and printed
+   to stdout, stderr is redirected to stdout while tests run, and pytest's own
+   terminal output is discarded in favour of our report.
+3. ``--color=yes`` writes ANSI codes into outputs: we pass ``--color=no``.
+4. Test functions from earlier cells would re-run: only functions whose code was
+   compiled from *this* cell (same ``co_filename`` as the caller) are collected.
+
+Hidden tests (between the nbgrader hidden-test markers) are reported by name and
+pass/fail only: no message, no traceback, no source line, so feedback never leaks them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import linecache
+import os
+import sys
+import types
+import warnings
+from dataclasses import dataclass, field
+
+import pytest
+
+from . import integrity
+
+HIDDEN_BEGIN = "BEGIN HIDDEN TESTS"
+HIDDEN_END = "END HIDDEN TESTS"
+
+# Options for every run. The order does not matter to pytest; the reasons do:
+PYTEST_ARGS = [
+    "-q",
+    "--color=no",  # no ANSI escape codes in notebook outputs
+    "-p",
+    "no:cacheprovider",  # never write .pytest_cache into the student's folder
+    "--capture=sys",  # prints/warnings inside tests stay out of the cell's stderr
+    "--tb=short",
+    "-o",
+    "console_output_style=classic",
+    "-W",
+    "default",  # a warning is information, never an error, inside a test cell
+]
+
+
+class TestCellError(RuntimeError):
+    """Raised when a test cell could not run its tests at all (an instructor's bug)."""
+
+
+@dataclass
+class TestResult:
+    name: str
+    hidden: bool
+    passed: bool = True
+    outcome: str = "passed"
+    message: str = ""
+
+
+@dataclass
+class CellReport:
+    points: float
+    results: list[TestResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> int:
+        return sum(r.passed for r in self.results)
+
+    @property
+    def score(self) -> float:
+        if not self.results:
+            return 0.0
+        return round(self.points * self.passed / len(self.results), 6)
+
+    def render(self, title: str = "") -> str:
+        head = f"{title}: " if title else ""
+        lines = [
+            f"{head}{self.passed}/{len(self.results)} tests passed "
+            f"-> {self.score:g} / {self.points:g} points"
+        ]
+        for r in self.results:
+            mark = "PASS" if r.passed else "FAIL"
+            kind = " (hidden test)" if r.hidden else ""
+            lines.append(f"  [{mark}] {r.name}{kind}")
+            if not r.passed and not r.hidden and r.message:
+                lines.extend("      " + m for m in r.message.rstrip().splitlines())
+        lines.extend(f"  note: {n}" for n in self.notes)
+        return "\n".join(lines)
+
+
+def _hidden_line_ranges(filename: str) -> list[tuple[int, int]]:
+    """1-based inclusive line ranges between hidden-test markers in a cell's source."""
+    ranges, start = [], None
+    for lineno, line in enumerate(linecache.getlines(filename), start=1):
+        if HIDDEN_BEGIN in line:
+            start = lineno
+        elif HIDDEN_END in line and start is not None:
+            ranges.append((start, lineno))
+            start = None
+    return ranges
+
+
+def _cell_tests(namespace: dict, filename: str) -> dict[str, types.FunctionType]:
+    """The ``test_*`` functions compiled from the cell ``filename``, in definition order."""
+    tests = {}
+    for name, obj in namespace.items():
+        if not name.startswith("test_") or not callable(obj):
+            continue
+        code = getattr(getattr(obj, "__wrapped__", obj), "__code__", None)
+        if code is not None and code.co_filename == filename:
+            tests[name] = obj
+    return tests
+
+
+class _Recorder:
+    """pytest plugin: keeps each test's outcome and failure text."""
+
+    def __init__(self) -> None:
+        self.outcomes: dict[str, TestResult] = {}
+        self.collect_errors: list[str] = []
+
+    def pytest_collectreport(self, report):  # noqa: D401 - pytest hook
+        if report.failed:
+            self.collect_errors.append(str(report.longrepr))
+
+    def pytest_runtest_logreport(self, report):
+        name = report.nodeid.split("::")[-1]
+        res = self.outcomes.setdefault(name, TestResult(name=name, hidden=False))
+        if report.passed:
+            return
+        if report.skipped and report.when != "call":
+            res.passed, res.outcome = False, "skipped"
+            res.message = "skipped: " + str(report.longrepr[-1] if report.longrepr else "")
+            return
+        if res.passed:  # keep the first failure (setup before call before teardown)
+            res.passed, res.outcome = False, report.outcome
+            res.message = _failure_text(report)
+
+
+def _failure_text(report) -> str:
+    text = report.longreprtext or ""
+    if "NotImplementedError" in text:
+        text += (
+            "\nhint: a function you call still raises NotImplementedError: "
+            "replace `raise NotImplementedError()` in its # YOUR CODE HERE cell."
+        )
+    return text
+
+
+def run_tests(points: float, *, title: str = "") -> float:
+    """Run the tests defined in the calling cell; print a report; return the score.
+
+    ``points`` must equal the cell's nbgrader points (the release tool checks this).
+    """
+    frame = sys._getframe(1)
+    namespace, filename = frame.f_globals, frame.f_code.co_filename
+    del frame
+    tests = _cell_tests(namespace, filename)
+    if not tests:
+        raise TestCellError("run_tests() found no test_* functions defined in this cell")
+    hidden = _hidden_line_ranges(filename)
+
+    def is_hidden(fn) -> bool:
+        line = getattr(getattr(fn, "__wrapped__", fn), "__code__").co_firstlineno
+        return any(a <= line <= b for a, b in hidden)
+
+    report = CellReport(points=float(points))
+
+    module = types.ModuleType("notebook_cell_tests")
+    # Fixtures and helpers from any cell are available; tests only from this one.
+    module.__dict__.update(
+        {k: v for k, v in namespace.items() if not k.startswith(("test_", "Test", "__"))}
+    )
+    module.__dict__.update(tests)
+
+    recorder = _Recorder()
+    exit_code = _run_pytest(module, recorder, report)
+
+    if recorder.collect_errors or exit_code in (
+        pytest.ExitCode.INTERNAL_ERROR,
+        pytest.ExitCode.USAGE_ERROR,
+    ):
+        raise TestCellError(
+            "pytest could not collect this cell's tests:\n" + "\n".join(recorder.collect_errors)
+        )
+    hidden_names = {name for name, fn in tests.items() if is_hidden(fn)}
+    reported = {r.name.split("[")[0] for r in recorder.outcomes.values()}
+    for res in recorder.outcomes.values():  # parametrized tests count once per case
+        res.hidden = res.name.split("[")[0] in hidden_names
+        report.results.append(res)
+    for name in tests.keys() - reported:
+        report.results.append(TestResult(name=name, hidden=name in hidden_names, passed=False,
+                                         outcome="not run", message="this test did not run"))
+
+    tampered = integrity.tampering_notes()
+    if tampered:
+        # Tests ran against a patched numpy/torch/pytest/autograder: no credit.
+        report.notes.extend(tampered)
+        report.notes.append("no credit: functions the tests rely on were replaced at run time")
+        for r in report.results:
+            r.passed = False
+    print(report.render(title))
+    return report.score
+
+
+def _run_pytest(module: types.ModuleType, recorder: _Recorder, report: CellReport) -> int:
+    import ipytest
+
+    sink = io.StringIO()
+    old_autoload = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    try:
+        with (
+            warnings.catch_warnings(record=True) as caught,
+            contextlib.redirect_stdout(sink),
+            contextlib.redirect_stderr(sink),
+        ):
+            warnings.simplefilter("default")
+            exit_code = ipytest.run(
+                *PYTEST_ARGS,
+                module=module,
+                plugins=[recorder],
+                raise_on_error=False,
+                run_in_thread=False,
+                addopts=[],
+                defopts=True,
+                coverage=False,
+            )
+    finally:
+        if old_autoload is None:
+            os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
+        else:
+            os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = old_autoload
+    for w in caught:
+        report.notes.append(f"warning: {w.category.__name__}: {w.message}")
+    return int(exit_code)

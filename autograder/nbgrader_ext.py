@@ -1,0 +1,47 @@
+"""nbgrader settings shared by the repository's nbgrader_config.py and the batch grader.
+
+Feedback is generated from autograded notebooks, whose test cells hold the hidden
+tests again (nbgrader restores them). ``HideHiddenTests`` replaces each hidden block
+with a one-line note before the HTML is written, so feedback shows the student's code,
+the visible tests and their results, and for hidden tests only the report lines
+that ``autograder.run_tests`` printed (name and pass/fail).
+"""
+
+from __future__ import annotations
+
+from nbgrader.preprocessors import NbGraderPreprocessor
+
+from .cells import HIDDEN_BEGIN, HIDDEN_END
+
+
+def strip_hidden(source: str) -> tuple[str, int]:
+    """Source with every hidden-test block replaced by a note; and how many were replaced."""
+    out, inside, n = [], False, 0
+    for line in source.split("\n"):
+        if HIDDEN_BEGIN in line:
+            inside, n = True, n + 1
+            indent = line[: len(line) - len(line.lstrip())]
+            out.append(f"{indent}# (hidden tests: see the report below for their names and results)")
+        elif HIDDEN_END in line:
+            inside = False
+        elif not inside:
+            out.append(line)
+    return "\n".join(out), n
+
+
+class HideHiddenTests(NbGraderPreprocessor):
+    """Remove hidden-test source from every cell (used by generate_feedback)."""
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type == "code":
+            cell.source, _ = strip_hidden(cell.source)
+        return cell, resources
+
+
+def configure(c) -> None:
+    """Apply the course's nbgrader settings to a traitlets config object."""
+    from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+    from nbgrader.preprocessors import GetGrades
+
+    # Order: grades are read first, then hidden tests are removed, then styled.
+    c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]

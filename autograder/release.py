@@ -1,0 +1,203 @@
+"""Generate exercises/ from solutions/ with nbgrader, check the result, detect drift.
+
+    python -m autograder.release generate        # rewrite exercises/ (the one command)
+    python -m autograder.release check           # exit 1 if exercises/ is out of date
+
+Steps, in this order (each needs the previous one's output):
+
+1. ``lint_source``: every autograded test cell ends in ``run_tests(points=P)`` with P equal
+   to its nbgrader points, and each exercise totals 20 points. Fails before nbgrader runs.
+2. ``nbgrader generate_assignment`` into a scratch folder with a scratch gradebook,
+   so generating never touches an instructor's gradebook.
+3. ``normalise``: clear execution counts and outputs (nbgrader keeps cell ids stable).
+4. ``leaks.scan_notebook``: no solution or hidden-test line in the release.
+5. Copy into exercises/ (``generate``) or compare with it (``check``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+
+from . import leaks
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = ROOT / "solutions"
+EXERCISES = ROOT / "exercises"
+POINTS_PER_EXERCISE = 20.0
+
+
+class ReleaseError(RuntimeError):
+    """A solution notebook breaks a course rule; the message names the cell."""
+
+
+def nbgrader_env() -> dict[str, str]:
+    """Environment for nbgrader subprocesses: it runs ``alembic`` from PATH, so put this
+    interpreter's bin folder first; and make the repository importable."""
+    bin_dir = str(Path(sys.executable).parent)
+    return {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
+            "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
+
+def assignments(source: Path = SOLUTIONS) -> list[str]:
+    """Assignment names: the folders of ``solutions/`` that hold a notebook."""
+    return sorted(p.name for p in source.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
+
+
+def _run_tests_points(source: str) -> float | None:
+    """P in a cell's final ``run_tests(points=P)`` call, or None if it has none."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    if not tree.body or not isinstance(tree.body[-1], ast.Expr):
+        return None
+    call = tree.body[-1].value
+    if not (isinstance(call, ast.Call) and getattr(call.func, "id", getattr(call.func, "attr", "")) == "run_tests"):
+        return None
+    for kw in call.keywords:
+        if kw.arg == "points" and isinstance(kw.value, ast.Constant):
+            return float(kw.value.value)
+    if call.args and isinstance(call.args[0], ast.Constant):
+        return float(call.args[0].value)
+    return None
+
+
+def lint_source(nb_path: Path) -> float:
+    """Check one solution notebook's grading cells; return its total points."""
+    nb = nbformat.read(nb_path, as_version=4)
+    total, ids = 0.0, set()
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        gid = meta.get("grade_id")
+        if gid:
+            if gid in ids:
+                raise ReleaseError(f"{nb_path.name}: duplicate grade_id {gid!r}")
+            ids.add(gid)
+        if not meta.get("grade"):
+            continue
+        points = float(meta.get("points", 0))
+        total += points
+        if cell.cell_type != "code" or meta.get("solution"):
+            continue  # manually graded answers
+        declared = _run_tests_points(cell.source)
+        if declared is None:
+            raise ReleaseError(f"{nb_path.name}: test cell {gid!r} must end with run_tests(points={points:g})")
+        if declared != points:
+            raise ReleaseError(f"{nb_path.name}: test cell {gid!r} says run_tests(points={declared:g}) "
+                               f"but its nbgrader points are {points:g}")
+    if total != POINTS_PER_EXERCISE:
+        raise ReleaseError(f"{nb_path.name}: grading cells total {total:g} points, expected {POINTS_PER_EXERCISE:g}")
+    return total
+
+
+def normalise(nb_path: Path) -> None:
+    """Strip what changes between runs (outputs, counts, kernel-specific metadata)."""
+    nb = nbformat.read(nb_path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    nb.metadata.pop("widgets", None)
+    nbformat.write(nb, nb_path)
+
+
+def generate_into(target: Path, names: list[str] | None = None) -> list[Path]:
+    """Run the whole pipeline for ``names`` (default: all), writing releases under ``target``."""
+    names = names or assignments()
+    for name in names:
+        for nb in sorted((SOLUTIONS / name).glob("*.ipynb")):
+            lint_source(nb)
+    with tempfile.TemporaryDirectory(prefix="release-") as scratch:
+        scratch = Path(scratch)
+        out_dir = scratch / "release"
+        for name in names:
+            cmd = [
+                sys.executable, "-m", "nbgrader", "generate_assignment", name, "--force", "--quiet",
+                f"--CourseDirectory.root={ROOT}",
+                f"--CourseDirectory.release_directory={out_dir}",
+                f"--CourseDirectory.db_url=sqlite:///{scratch / 'gradebook.db'}",
+            ]
+            proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=nbgrader_env())
+            if proc.returncode != 0:
+                raise ReleaseError(f"nbgrader generate_assignment {name} failed:\n{proc.stdout}\n{proc.stderr}")
+        secrets = leaks.secret_lines(SOLUTIONS)
+        written = []
+        for name in names:
+            for nb in sorted((out_dir / name).glob("*.ipynb")):
+                normalise(nb)
+                found = leaks.scan_notebook(nb, secrets)
+                if found:
+                    raise ReleaseError(f"{nb.name}: solution or hidden-test text in the release: {found[:3]}")
+            dest = target / name
+            if dest.exists():
+                shutil.rmtree(dest)
+            shutil.copytree(out_dir / name, dest)
+            written.append(dest)
+    return written
+
+
+def diff_trees(a: Path, b: Path) -> list[str]:
+    """Relative paths that differ between two folders, files missing on either side included."""
+    fa, fb = _all_files(a), _all_files(b)
+    changed = {r for r in fa & fb if (a / r).read_bytes() != (b / r).read_bytes()}
+    return sorted((fa ^ fb) | changed)
+
+
+def _all_files(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()
+            and "__pycache__" not in p.parts and ".ipynb_checkpoints" not in p.parts}
+
+
+def check(names: list[str] | None = None) -> list[str]:
+    """Regenerate into a scratch folder and list every difference with exercises/."""
+    with tempfile.TemporaryDirectory(prefix="drift-") as tmp:
+        tmp = Path(tmp)
+        generate_into(tmp, names)
+        problems = []
+        for name in names or assignments():
+            if not (EXERCISES / name).exists():
+                problems.append(f"exercises/{name} is missing")
+                continue
+            problems += [f"exercises/{name}/{rel}" for rel in diff_trees(tmp / name, EXERCISES / name)]
+        extra = {p.name for p in EXERCISES.iterdir() if p.is_dir()} - set(assignments()) if EXERCISES.exists() else set()
+        problems += [f"exercises/{n} has no source in solutions/" for n in sorted(extra)]
+        return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder.release", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["generate", "check"])
+    parser.add_argument("assignments", nargs="*", help="assignment names (default: all)")
+    args = parser.parse_args(argv)
+    names = args.assignments or None
+    try:
+        if args.command == "generate":
+            EXERCISES.mkdir(exist_ok=True)
+            for d in generate_into(EXERCISES, names):
+                print(f"released {d.relative_to(ROOT)}")
+            return 0
+        problems = check(names)
+    except ReleaseError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    if problems:
+        print("exercises/ is out of step with solutions/ (run `make exercises`):", file=sys.stderr)
+        for p in problems:
+            print("  " + p, file=sys.stderr)
+        return 1
+    print(json.dumps({"in_step": names or assignments()}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""One training loop for every model in the course (makemore style).
+
+Models follow one shape: ``forward(x, targets=None) -> (logits, loss)``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import torch
+from tqdm.auto import tqdm
+
+
+@dataclass
+class History:
+    """What ``train`` measured: loss per step and the evaluations it ran."""
+
+    steps: list[int] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    evals: list[tuple[int, float]] = field(default_factory=list)
+    seconds: float = 0.0
+    stopped_early: bool = False
+
+
+def train(
+    model: torch.nn.Module,
+    batches: Iterator[tuple[torch.Tensor, torch.Tensor]],
+    *,
+    steps: int,
+    lr: float = 3e-3,
+    weight_decay: float = 0.0,
+    clip_norm: float | None = 1.0,
+    device: torch.device | str = "cpu",
+    evaluate: Callable[[torch.nn.Module], float] | None = None,
+    eval_every: int = 100,
+    target: float | None = None,
+    time_limit: float | None = None,
+    progress: bool = True,
+) -> History:
+    """Train with AdamW, optional global-norm clipping, periodic evaluation.
+
+    ``batches`` yields ``(x, y)`` pairs (moved to ``device`` here). ``evaluate(model)``
+    returns a score where higher is better; training stops early once it reaches
+    ``target``, or when ``time_limit`` seconds have passed.
+    """
+    model.to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    hist = History()
+    start = time.perf_counter()
+    bar = tqdm(range(1, steps + 1), disable=not progress, leave=False)
+    for step in bar:
+        x, y = next(batches)
+        model.train()
+        _, loss = model(x.to(device), y.to(device))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if clip_norm is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+        opt.step()
+        hist.steps.append(step)
+        hist.loss.append(loss.item())
+        if evaluate is not None and (step % eval_every == 0 or step == steps):
+            model.eval()
+            with torch.no_grad():
+                score = float(evaluate(model))
+            hist.evals.append((step, score))
+            bar.set_postfix(loss=f"{loss.item():.3f}", score=f"{score:.3f}")
+            if target is not None and score >= target:
+                hist.stopped_early = step < steps
+                break
+        if time_limit is not None and time.perf_counter() - start > time_limit:
+            hist.stopped_early = True
+            break
+    hist.seconds = time.perf_counter() - start
+    model.eval()
+    return hist
