@@ -1,0 +1,210 @@
+"""Grade exercises the way a course does: a student runs the notebook, nbgrader autogrades it.
+
+For one assignment, ``graded(assignment)`` (cached per test process):
+
+1. runs the solution notebook as a student would (training included, no
+   ``NBGRADER_EXECUTION``), in a scratch copy: this is where reference checkpoints come
+   from, and every test cell must already give full points there;
+2. builds submissions from the *release* notebook: ``solution`` (each answer cell filled
+   with the solution code, the checkpoint beside it), ``blank`` (untouched release, no
+   checkpoint) and one per wrong variant in ``tests/variants/<assignment>.py``;
+3. runs the ordinary nbgrader commands on them in a scratch course folder
+   (``generate_assignment``, ``autograde``, ``generate_feedback``) and reads the grades
+   back from nbgrader's gradebook.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from autograder.release import EXERCISES, ROOT, SOLUTIONS, assignments, nbgrader_env
+
+VARIANTS_DIR = Path(__file__).parent / "variants"
+SCRATCH = Path(tempfile.mkdtemp(prefix="course-grading-"))
+MARKER_LINES = ("### BEGIN SOLUTION", "### END SOLUTION")
+
+
+@dataclass
+class CellGrade:
+    score: float
+    max_score: float
+    output: str
+
+
+@dataclass
+class Graded:
+    assignment: str
+    course: Path
+    student_run_seconds: float
+    grades: dict[str, dict[str, CellGrade]] = field(default_factory=dict)  # student -> cell -> grade
+
+    def total(self, student: str) -> float:
+        return sum(g.score for g in self.grades[student].values())
+
+
+def load_variants(assignment: str) -> dict:
+    path = VARIANTS_DIR / f"{assignment}.py"
+    if not path.exists():
+        return {}
+    spec = importlib.util.spec_from_file_location(f"variants_{assignment}", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.VARIANTS
+
+
+def notebook_name(assignment: str) -> str:
+    (nb,) = sorted((SOLUTIONS / assignment).glob("*.ipynb"))
+    return nb.name
+
+
+def filled_answers(assignment: str) -> dict[str, str]:
+    """grade_id -> the solution cell's code with the marker lines removed."""
+    nb = nbformat.read(SOLUTIONS / assignment / notebook_name(assignment), as_version=4)
+    out = {}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution"):
+            lines = [ln for ln in cell.source.split("\n") if ln.strip() not in MARKER_LINES]
+            out[meta["grade_id"]] = "\n".join(lines)
+    return out
+
+
+def make_submission(assignment: str, variant: dict | None = None, *, fill: bool = True):
+    """The release notebook as a student would hand it in (filled, maybe with one mistake)."""
+    nb = nbformat.read(EXERCISES / assignment / notebook_name(assignment), as_version=4)
+    answers = filled_answers(assignment) if fill else {}
+    if variant is not None:
+        src = answers[variant["cell"]]
+        for old, new in variant["replace"]:
+            if old not in src:
+                raise AssertionError(f"variant text {old!r} not found in cell {variant['cell']!r}: "
+                                     "update tests/variants after changing the solution")
+            src = src.replace(old, new)
+        answers[variant["cell"]] = src
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in answers:
+            cell.source = answers[gid]
+    return nb
+
+
+def _run(cmd: list[str], cwd: Path, timeout: int) -> subprocess.CompletedProcess:
+    proc = subprocess.run(cmd, cwd=cwd, env=nbgrader_env(), capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[2:5])} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def run_as_student(assignment: str) -> tuple[Path, float]:
+    """Execute the solution notebook with training, in a scratch copy; return (folder, seconds)."""
+    import nbclient
+
+    work = SCRATCH / "student-runs" / assignment
+    if work.exists():
+        shutil.rmtree(work)
+    shutil.copytree(SOLUTIONS / assignment, work)
+    nb_path = work / notebook_name(assignment)
+    nb = nbformat.read(nb_path, as_version=4)
+    env_before = os.environ.pop("NBGRADER_EXECUTION", None)
+    start = time.perf_counter()
+    try:
+        client = nbclient.NotebookClient(nb, timeout=900, kernel_name="python3",
+                                         resources={"metadata": {"path": str(work)}})
+        client.execute()
+    finally:
+        if env_before is not None:
+            os.environ["NBGRADER_EXECUTION"] = env_before
+    seconds = time.perf_counter() - start
+    nbformat.write(nb, nb_path)
+    return work, seconds
+
+
+def course_args(course: Path) -> list[str]:
+    return [
+        f"--CourseDirectory.root={course}",
+        f"--CourseDirectory.source_directory={SOLUTIONS}",
+        f"--CourseDirectory.release_directory={course / 'release'}",
+        f"--CourseDirectory.submitted_directory={course / 'submitted'}",
+        f"--CourseDirectory.autograded_directory={course / 'autograded'}",
+        f"--CourseDirectory.feedback_directory={course / 'feedback'}",
+        f"--CourseDirectory.db_url=sqlite:///{course / 'gradebook.db'}",
+    ]
+
+
+def cell_outputs_text(cell) -> str:
+    parts = []
+    for out in cell.get("outputs", []):
+        if out.output_type == "stream":
+            parts.append(out.text)
+        elif out.output_type == "error":
+            parts.append(f"{out.ename}: {out.evalue}")
+        else:
+            parts.append(str(out.get("data", {}).get("text/plain", "")))
+    return "".join(parts)
+
+
+@functools.lru_cache(maxsize=None)
+def graded(assignment: str) -> Graded:
+    """Run the whole cycle for ``assignment`` once per test process (see module docstring)."""
+    from nbgrader.api import Gradebook
+
+    student_dir, seconds = run_as_student(assignment)
+    nb_name = notebook_name(assignment)
+    produced = [p for p in student_dir.iterdir()
+                if p.is_file() and p.suffix in (".safetensors", ".json") and p.name != nb_name]
+
+    course = SCRATCH / "courses" / assignment
+    if course.exists():
+        shutil.rmtree(course)
+    course.mkdir(parents=True)
+    py = sys.executable
+    _run([py, "-m", "nbgrader", "generate_assignment", assignment, "--force", *course_args(course)], ROOT, 300)
+
+    submissions = {"solution": (make_submission(assignment), produced),
+                   "blank": (make_submission(assignment, fill=False), [])}
+    for name, variant in load_variants(assignment).items():
+        submissions[f"variant-{name}"] = (make_submission(assignment, variant), produced)
+    for student, (nb, files) in submissions.items():
+        dest = course / "submitted" / student / assignment
+        dest.mkdir(parents=True)
+        nbformat.write(nb, dest / nb_name)
+        for f in files:
+            shutil.copy(f, dest / f.name)
+        (dest / "timestamp.txt").write_text("2026-11-28 12:00:00.000000 UTC")
+
+    _run([py, "-m", "nbgrader", "autograde", assignment, "--force", *course_args(course)], ROOT, 3600)
+    _run([py, "-m", "nbgrader", "generate_feedback", assignment, "--force", *course_args(course)], ROOT, 600)
+
+    result = Graded(assignment, course, seconds)
+    notebook = nb_name[:-len(".ipynb")]
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for student in submissions:
+            auto = nbformat.read(course / "autograded" / student / assignment / nb_name, as_version=4)
+            outputs = {c.metadata.get("nbgrader", {}).get("grade_id"): cell_outputs_text(c) for c in auto.cells}
+            cells = {}
+            for gc in gb.find_notebook(notebook, assignment).grade_cells:
+                g = gb.find_grade(gc.name, notebook, assignment, student)
+                score = g.score if g.score is not None else float("nan")
+                cells[gc.name] = CellGrade(score, g.max_score, outputs.get(gc.name, ""))
+            result.grades[student] = cells
+    timings = SCRATCH / "timings.json"
+    data = json.loads(timings.read_text()) if timings.exists() else {}
+    data[assignment] = {"student_run_seconds": round(seconds, 1)}
+    timings.write_text(json.dumps(data, indent=2))
+    return result
+
+
+def all_variants() -> list[tuple[str, str]]:
+    return [(a, v) for a in assignments() for v in load_variants(a)]

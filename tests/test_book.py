@@ -1,0 +1,61 @@
+"""The book builds strictly (chapters executed, warnings are errors) and leaks nothing."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from autograder import leaks
+from autograder.release import SOLUTIONS
+
+ROOT = Path(__file__).resolve().parent.parent
+HTML = ROOT / "_build" / "html"
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("book")]
+
+
+def toc_pages() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    pages = [toc["root"]]
+    for part in toc.get("parts", []):
+        pages += [c["file"] for c in part["chapters"]]
+    return pages
+
+
+@pytest.fixture(scope="module")
+def build():
+    jb = Path(sys.executable).parent / "jupyter-book"
+    proc = subprocess.run([str(jb), "build", str(ROOT), "--warningiserror", "--nitpick", "--keep-going"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=3000)
+    return proc
+
+
+def test_book_builds_without_warnings(build):
+    assert build.returncode == 0, f"jupyter-book build failed:\n{build.stdout[-6000:]}\n{build.stderr[-3000:]}"
+
+
+def test_every_toc_page_is_built(build):
+    missing = [p for p in toc_pages() if not (HTML / f"{p}.html").exists()]
+    assert not missing, f"pages in _toc.yml without HTML: {missing}"
+
+
+def test_chapters_with_code_show_figures(build):
+    for page in toc_pages():
+        src = (ROOT / f"{page}.md").read_text()
+        if "{code-cell}" in src and "plt." in src:
+            html = (HTML / f"{page}.html").read_text()
+            assert re.search(r"<img [^>]*src=", html), f"{page}: plotting code but no figure in the HTML"
+
+
+def test_book_has_no_solution_or_hidden_text(build):
+    found = leaks.scan_path(HTML, leaks.secret_lines(SOLUTIONS))
+    assert not found, f"instructor text in the built book: {found}"
+
+
+def test_no_solution_notebooks_in_the_build(build):
+    names = {p.name for p in SOLUTIONS.rglob("*.ipynb")}
+    for p in HTML.rglob("*.ipynb"):
+        if p.name in names:
+            assert "BEGIN SOLUTION" not in p.read_text(), f"{p} is a solution notebook"

@@ -1,0 +1,66 @@
+"""Every exercise, graded with real nbgrader: solution 20/20, blank 0, wrong variants lose their cells.
+
+All tests of one assignment share one grading run (``tests.harness.graded``) and run in
+the same xdist worker (``xdist_group``).
+"""
+
+import pytest
+
+from autograder import leaks
+from autograder.release import SOLUTIONS, assignments
+from tests.harness import all_variants, graded, load_variants
+
+ASSIGNMENTS = assignments()
+
+
+def _grouped(params):
+    return [pytest.param(*p if isinstance(p, tuple) else (p,), marks=pytest.mark.xdist_group(
+        p[0] if isinstance(p, tuple) else p)) for p in params]
+
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("assignment", _grouped(ASSIGNMENTS))
+def test_solution_scores_full_marks(assignment):
+    g = graded(assignment)
+    lost = {cell: f"{c.score}/{c.max_score}\n{c.output}" for cell, c in g.grades["solution"].items()
+            if c.score != c.max_score}
+    assert not lost, f"the solution lost points in {list(lost)}:\n" + "\n".join(lost.values())
+    assert g.total("solution") == 20
+
+
+@pytest.mark.parametrize("assignment", _grouped(ASSIGNMENTS))
+def test_untouched_release_scores_zero(assignment):
+    g = graded(assignment)
+    cells = g.grades["blank"]
+    assert cells, "the blank submission has no grades: did autograde crash?"
+    earned = {cell: c.score for cell, c in cells.items() if c.score != 0}
+    assert not earned, f"an untouched release earned points: {earned}"
+
+
+@pytest.mark.parametrize(("assignment", "variant"), _grouped(all_variants()))
+def test_wrong_variant_loses_its_cells(assignment, variant):
+    spec = load_variants(assignment)[variant]
+    cells = graded(assignment).grades[f"variant-{variant}"]
+    for cell in spec["loses"]:
+        assert cell in cells, f"unknown test cell {cell!r} in variant {variant}"
+        assert cells[cell].score < cells[cell].max_score, (
+            f"variant {variant} should lose points in {cell} but scored "
+            f"{cells[cell].score}/{cells[cell].max_score}:\n{cells[cell].output}")
+    others = {c: f"{g.score}/{g.max_score}" for c, g in cells.items()
+              if c not in spec["loses"] and g.score != g.max_score}
+    assert not others, f"variant {variant} also lost points in cells it should not affect: {others}"
+    outputs = "\n".join(cells[c].output for c in spec["loses"])
+    assert spec["message"] in outputs, (
+        f"no failing cell of variant {variant} says {spec['message']!r}; outputs:\n{outputs}")
+
+
+@pytest.mark.parametrize("assignment", _grouped(ASSIGNMENTS))
+def test_feedback_shows_no_hidden_or_solution_text(assignment):
+    g = graded(assignment)
+    secrets = leaks.secret_lines(SOLUTIONS)
+    found = leaks.scan_path(g.course / "feedback", secrets)
+    assert not found, f"feedback leaks instructor text: {found}"
+    html = list((g.course / "feedback").rglob("*.html"))
+    assert len(html) == len(g.grades), "one feedback page per submission expected"
