@@ -6,6 +6,7 @@ Submissions, autograded notebooks, feedback and the gradebook live under grading
 """
 
 import os
+import sys
 
 c = get_config()  # noqa: F821 - provided by nbgrader
 
@@ -18,11 +19,12 @@ c.CourseDirectory.submitted_directory = os.path.join("grading", "submitted")
 c.CourseDirectory.autograded_directory = os.path.join("grading", "autograded")
 c.CourseDirectory.feedback_directory = os.path.join("grading", "feedback")
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(here, "grading", "gradebook.db")
-# Reference checkpoints and caches never reach a release or a student.
-c.CourseDirectory.ignore = [
-    ".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback",
-    "*.safetensors", "*.pt", "*.pth", "*.pkl", "t_*.py",
-]
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "t_*.py"]
+# A reference checkpoint left in solutions/ (by running a solution notebook there) must
+# never reach a release; but autograde must copy the students' checkpoints. nbgrader has
+# one `ignore` list for both, so the release commands get the longer one.
+if any(cmd in sys.argv for cmd in ("generate_assignment", "assign")):
+    c.CourseDirectory.ignore += ["*.safetensors", "*.pt", "*.pth", "*.pkl", "*.ckpt"]
 c.Execute.timeout = 600
 c.ExecutePreprocessor.timeout = 600
 
