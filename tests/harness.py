@@ -15,6 +15,7 @@ For one assignment, ``graded(assignment)`` (cached per test process):
 
 from __future__ import annotations
 
+import atexit
 import functools
 import importlib.util
 import json
@@ -33,6 +34,7 @@ from autograder.release import EXERCISES, ROOT, SOLUTIONS, assignments, nbgrader
 
 VARIANTS_DIR = Path(__file__).parent / "variants"
 SCRATCH = Path(tempfile.mkdtemp(prefix="course-grading-"))
+atexit.register(shutil.rmtree, SCRATCH, ignore_errors=True)
 MARKER_LINES = ("### BEGIN SOLUTION", "### END SOLUTION")
 
 
