@@ -171,7 +171,7 @@ def draw_task_shapes(axes=None):
     the top row and the (wider) encoder-decoder below. Returns the four axes.
     """
     if axes is None:
-        fig = plt.figure(figsize=(11, 6.2))
+        fig = plt.figure(figsize=(9, 5.2))
         grid = fig.add_gridspec(2, 6, height_ratios=[1, 1], hspace=0.25, wspace=0.3)
         axes = [fig.add_subplot(grid[0, 0:2]), fig.add_subplot(grid[0, 2:4]),
                 fig.add_subplot(grid[0, 4:6]), fig.add_subplot(grid[1, 1:5])]
@@ -188,25 +188,25 @@ def draw_task_shapes(axes=None):
         _chain(ax, 0, n, **kw)
         _titles(ax, title, example, (n - 1) * DX / 2)
         ax.set_xlim(-W, (n - 1) * DX + W)
-        ax.set_ylim(-H - 0.1, 2 * DY + 1.3)
+        ax.set_ylim(-H - 0.1, 2 * DY + 1.65)
     ax = _axes(axes[3], None)
     n_in, n_out = 4, 3
     _chain(ax, 0, n_in, inputs=range(n_in), color=ENCODER)
     _chain(ax, n_in * DX, n_out, outputs=set(range(n_out)), feedback=True)
     _right(ax, (n_in - 1) * DX, n_in * DX, DY, "$c$")
-    ax.text((n_in - 1) * DX / 2, -0.55, "encoder: reads the whole input", ha="center", va="top",
+    ax.text((n_in - 1) * DX / 2, -0.55, "encoder: reads", ha="center", va="top",
             fontsize=9)
-    ax.text((n_in + (n_out - 1) / 2) * DX, -0.55, "decoder: writes the output", ha="center",
+    ax.text((n_in + (n_out - 1) / 2) * DX, -0.55, "decoder: writes", ha="center",
             va="top", fontsize=9)
     _titles(ax, "encoder–decoder (sequence to sequence)",
             "translate: input and output lengths differ", (n_in + n_out - 1) * DX / 2)
     ax.set_xlim(-W, (n_in + n_out - 1) * DX + W)
-    ax.set_ylim(-1.0, 2 * DY + 1.3)
+    ax.set_ylim(-1.0, 2 * DY + 1.65)
     return axes
 
 
 def _titles(ax, title, example, x):
     """A panel's title and, under it in italics, an example task."""
-    ax.text(x, 2 * DY + 1.25, title, ha="center", va="top", fontsize=11)
-    ax.text(x, 2 * DY + 0.8, example, ha="center", va="top", fontsize=9, color="#555555",
+    ax.text(x, 2 * DY + 1.6, title, ha="center", va="top", fontsize=11)
+    ax.text(x, 2 * DY + 1.12, example, ha="center", va="top", fontsize=9, color="#555555",
             style="italic")

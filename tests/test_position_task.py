@@ -82,3 +82,15 @@ def test_bad_position_and_arguments_raise():
         position_batch(3, TASK, -1, seed=0)
     with pytest.raises(ValueError):
         position_batch(3, TASK, generator=torch.Generator(), seed=1)
+
+
+def test_experiment_models_follow_the_course_shape():
+    from rnncourse.experiments.position import MODELS
+
+    x, y, _ = position_batch(5, TASK, seed=0)
+    for name, cls in MODELS.items():
+        torch.manual_seed(0)
+        logits, loss = cls(TASK.vocab_size, TASK.num_classes)(x, y)
+        assert logits.shape == (5, TASK.num_classes), name
+        assert loss.dim() == 0 and torch.isfinite(loss), name
+        assert cls(TASK.vocab_size, TASK.num_classes)(x)[1] is None, name

@@ -35,7 +35,7 @@ class LastStateRNN(nn.Module):
     def __init__(self, vocab_size: int, num_classes: int, embed_dim: int = 16, hidden_size: int = 32):
         super().__init__()
         self.embed = nn.Embedding(vocab_size, embed_dim)
-        self.rnn = nn.RNN(embed_dim, hidden_size, batch_first=True)
+        self.rnn = nn.RNN(embed_dim, hidden_size, nonlinearity="tanh", batch_first=True)
         self.out = nn.Linear(hidden_size, num_classes)
 
     def forward(self, x, targets=None):
@@ -43,14 +43,8 @@ class LastStateRNN(nn.Module):
         return _with_loss(self.out(h_n[-1]), targets)
 
 
-class MaxPoolRNN(nn.Module):
+class MaxPoolRNN(LastStateRNN):
     """Embedding -> tanh RNN -> max over time of every hidden state -> linear layer."""
-
-    def __init__(self, vocab_size: int, num_classes: int, embed_dim: int = 16, hidden_size: int = 32):
-        super().__init__()
-        self.embed = nn.Embedding(vocab_size, embed_dim)
-        self.rnn = nn.RNN(embed_dim, hidden_size, batch_first=True)
-        self.out = nn.Linear(hidden_size, num_classes)
 
     def forward(self, x, targets=None):
         states, _ = self.rnn(self.embed(x))  # (N, T, H): one state per position
