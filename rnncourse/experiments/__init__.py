@@ -1,0 +1,1 @@
+"""Small experiments that the book runs while it builds (one module per experiment)."""
