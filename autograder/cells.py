@@ -184,7 +184,7 @@ def run_tests(points: float, *, title: str = "") -> float:
     hidden = _hidden_line_ranges(filename)
 
     def is_hidden(fn) -> bool:
-        line = getattr(getattr(fn, "__wrapped__", fn), "__code__").co_firstlineno
+        line = getattr(fn, "__wrapped__", fn).__code__.co_firstlineno
         return any(a <= line <= b for a, b in hidden)
 
     report = CellReport(points=float(points))

@@ -157,7 +157,7 @@ def cell_outputs_text(cell) -> str:
     return "".join(parts)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def graded(assignment: str) -> Graded:
     """Run the whole cycle for ``assignment`` once per test process (see module docstring)."""
     from nbgrader.api import Gradebook
