@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data import agreement
+from ..device import cpu_threads
 from ..train import train
 
 
@@ -151,20 +151,34 @@ class AgreementResult:
     seconds: list[float] = field(default_factory=list)
 
 
+def train_agreement_model(distance, *, cell: str = "rnn", steps: int = 300, batch_size: int = 64,
+                          hidden_size: int = 32, lr: float = 3e-3, seed: int = 0,
+                          time_limit: float | None = None) -> tuple[AgreementClassifier, float]:
+    """A fresh ``AgreementClassifier`` trained on ``distance`` (an int or a (lo, hi) range).
+
+    Same budget for every call: ``steps`` AdamW steps, global-norm clipping at 1, one CPU
+    thread. Returns the model (in eval mode, on the CPU) and the training time in seconds.
+    """
+    with cpu_threads(1):
+        torch.manual_seed(seed)
+        model = AgreementClassifier(hidden_size=hidden_size, cell=cell)
+        hist = train(model, agreement.agreement_batches(batch_size, distance, seed=seed),
+                     steps=steps, lr=lr, clip_norm=1.0, time_limit=time_limit, progress=False)
+    return model, hist.seconds
+
+
 def agreement_accuracy_vs_distance(distances, *, cell: str = "rnn", steps: int = 300,
                                    batch_size: int = 64, hidden_size: int = 32, lr: float = 3e-3,
                                    n_test: int = 1000, seed: int = 0,
                                    time_limit: float | None = None) -> AgreementResult:
-    """For each distance: train a fresh ``AgreementClassifier`` for ``steps`` steps, test it."""
+    """For each distance: train a fresh model with ``train_agreement_model``, test it on fresh data."""
     res = AgreementResult()
     for d in distances:
-        torch.manual_seed(seed)
-        model = AgreementClassifier(hidden_size=hidden_size, cell=cell)
-        t0 = time.perf_counter()
-        train(model, agreement.agreement_batches(batch_size, d, seed=seed), steps=steps, lr=lr,
-              clip_norm=1.0, time_limit=time_limit, progress=False)
+        model, seconds = train_agreement_model(d, cell=cell, steps=steps, batch_size=batch_size,
+                                               hidden_size=hidden_size, lr=lr, seed=seed,
+                                               time_limit=time_limit)
         x, y = agreement.make_agreement_data(n_test, d, seed=10_000 + seed)
         res.distances.append(int(d))
         res.accuracies.append(accuracy(model, x, y))
-        res.seconds.append(time.perf_counter() - t0)
+        res.seconds.append(seconds)
     return res

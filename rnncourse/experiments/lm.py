@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data.synthetic_language import FiniteStateSource
+from ..device import cpu_threads
 from ..train import train
 
 
@@ -101,6 +102,13 @@ def run_synthetic_lm(source: FiniteStateSource, *, steps: int = 1500, hidden_siz
     Evaluation streams begin in the source's start state and are read in one pass, so the
     model's perplexity is directly comparable with ``source.perplexity_bound()``.
     """
+    with cpu_threads(1):
+        return _run_synthetic_lm(source, steps, hidden_size, embed_dim, window, batch_size, lr,
+                                 eval_every, eval_streams, eval_length, seed, time_limit)
+
+
+def _run_synthetic_lm(source, steps, hidden_size, embed_dim, window, batch_size, lr, eval_every,
+                      eval_streams, eval_length, seed, time_limit) -> LMResult:
     torch.manual_seed(seed)
     V = len(source.vocab)
     eos = source.index["<EOS>"]
@@ -149,6 +157,10 @@ def sample_tokens(model: RNNLM, n: int, *, temperature: float = 1.0, top_k: int 
     return out
 
 
+def _sup(symbol: str, t: int) -> str:
+    return "$" + symbol + r"^{\langle " + str(t) + r"\rangle}$"
+
+
 def draw_unrolled_lm(ax, targets: list[str], *, show_loss: bool = True) -> None:
     """Draw the seed's "LM unrolled" figure: inputs x<t> = y<t-1> below, softmax outputs above."""
     T = len(targets)
@@ -160,17 +172,17 @@ def draw_unrolled_lm(ax, targets: list[str], *, show_loss: bool = True) -> None:
     ax.annotate("", xy=(-0.25, 0.5), xytext=(-0.85, 0.5), arrowprops=arrow)
     ax.text(-0.85, 0.62, r"$a^{\langle 0\rangle}=0$", fontsize=9)
     for t in range(T):
-        ax.text(t, 0.5, r"$a^{\langle %d\rangle}$" % (t + 1), ha="center", va="center",
+        ax.text(t, 0.5, _sup("a", t + 1), ha="center", va="center",
                 fontsize=11, bbox=box)
         x_label = r"$x^{\langle 1\rangle}=0$" if t == 0 else (
-            r"$x^{\langle %d\rangle}$=" % (t + 1) + f"\n“{targets[t - 1]}”")
+            _sup("x", t + 1) + "=" + f"\n“{targets[t - 1]}”")
         ax.text(t, -0.85, x_label, ha="center", va="center", fontsize=9)
         ax.annotate("", xy=(t, 0.28), xytext=(t, -0.5), arrowprops=arrow)
         ax.annotate("", xy=(t, 1.45), xytext=(t, 0.72), arrowprops=arrow)
-        ax.text(t, 1.7, r"$\hat y^{\langle %d\rangle}$" % (t + 1) + f"\nP(“{targets[t]}” | …)",
+        ax.text(t, 1.7, _sup(r"\hat y", t + 1) + f"\nP(“{targets[t]}” | …)",
                 ha="center", va="center", fontsize=8.5)
         if show_loss:
-            ax.text(t, 2.35, r"$\mathcal{L}^{\langle %d\rangle}$" % (t + 1), ha="center",
+            ax.text(t, 2.35, _sup(r"\mathcal{L}", t + 1), ha="center",
                     fontsize=9, color="#d62728")
         if t + 1 < T:
             ax.annotate("", xy=(t + 0.72, 0.5), xytext=(t + 0.28, 0.5), arrowprops=arrow)
