@@ -1,0 +1,1 @@
+"""Measured experiments that the book's chapters run at build time."""
