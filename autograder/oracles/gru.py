@@ -1,0 +1,72 @@
+"""``torch.nn.GRUCell`` / ``torch.nn.GRU`` holding the weights of a GRU params dict (chapter 4).
+
+The params dict uses PyTorch's layout and gate order (r, z, n), stacked along rows::
+
+    Wx (3H, D) -> weight_ih      Wh (3H, H) -> weight_hh
+    bx (3H,)   -> bias_ih        bh (3H,)   -> bias_hh
+
+so that, with ``Wx_r = Wx[:H]``, ``Wx_z = Wx[H:2H]``, ``Wx_n = Wx[2H:]`` and the same
+slices of ``Wh``, ``bx``, ``bh``, PyTorch computes::
+
+    r  = σ(x Wx_rᵀ + bx_r + h Wh_rᵀ + bh_r)
+    z  = σ(x Wx_zᵀ + bx_z + h Wh_zᵀ + bh_z)
+    n  = tanh(x Wx_nᵀ + bx_n + r * (h Wh_nᵀ + bh_n))
+    h' = (1 - z) * n + z * h
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+_NAMES = {"Wx": "weight_ih", "Wh": "weight_hh", "bx": "bias_ih", "bh": "bias_hh"}
+
+
+def random_gru_params(D: int, H: int, seed: int, dtype=np.float64, scale: float = 0.5) -> dict:
+    """A GRU params dict with Gaussian entries of standard deviation ``scale``."""
+    rng = np.random.default_rng(seed)
+    shapes = {"Wx": (3 * H, D), "Wh": (3 * H, H), "bx": (3 * H,), "bh": (3 * H,)}
+    return {k: (scale * rng.standard_normal(s)).astype(dtype) for k, s in shapes.items()}
+
+
+def copy_params(module: nn.Module, params: dict, suffix: str = "") -> nn.Module:
+    """Copy ``params`` into ``module.weight_ih{suffix}`` etc. (in place; returns the module)."""
+    with torch.no_grad():
+        for key, name in _NAMES.items():
+            target = getattr(module, name + suffix)
+            target.copy_(torch.as_tensor(np.asarray(params[key]), dtype=target.dtype))
+    return module
+
+
+def params_of(module: nn.Module, suffix: str = "") -> dict:
+    """The params dict (float64 numpy) of a module with torch-named GRU weights."""
+    return {key: getattr(module, name + suffix).detach().cpu().double().numpy().copy()
+            for key, name in _NAMES.items()}
+
+
+def torch_gru_cell(params: dict) -> nn.GRUCell:
+    """A float64 ``nn.GRUCell`` with the params' weights."""
+    H3, D = np.shape(params["Wx"])
+    return copy_params(nn.GRUCell(D, H3 // 3).double(), params)
+
+
+def torch_gru(params: dict) -> nn.GRU:
+    """A one-layer, batch-first float64 ``nn.GRU`` with the params' weights."""
+    H3, D = np.shape(params["Wx"])
+    return copy_params(nn.GRU(D, H3 // 3, batch_first=True).double(), params, suffix="_l0")
+
+
+def torch_gru_cell_reference(xt: np.ndarray, a_prev: np.ndarray, params: dict) -> np.ndarray:
+    """``a_next`` (N, H) computed by ``nn.GRUCell``, in float64."""
+    with torch.no_grad():
+        return torch_gru_cell(params)(torch.as_tensor(xt, dtype=torch.float64),
+                                      torch.as_tensor(a_prev, dtype=torch.float64)).numpy()
+
+
+def torch_gru_reference(x: np.ndarray, a0: np.ndarray, params: dict) -> np.ndarray:
+    """All hidden states ``a`` (N, T, H) computed by ``nn.GRU``, in float64."""
+    with torch.no_grad():
+        a, _ = torch_gru(params)(torch.as_tensor(x, dtype=torch.float64),
+                                 torch.as_tensor(a0, dtype=torch.float64)[None])
+    return a.numpy()

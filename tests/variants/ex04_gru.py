@@ -1,0 +1,68 @@
+"""Wrong variants of ex04_gru: each must lose exactly the listed test cells (see BRIEF/GRADING)."""
+
+VARIANTS = {
+    # The original paper's (and the course notation's) candidate: r * a_prev before the product.
+    "reset_gate_before_matmul": {
+        "cell": "gru_cell_forward",
+        "replace": [("r * hn)", '(r * a_prev) @ params["Wh"][2 * H:].T + params["bh"][2 * H:])')],
+        "loses": ["test_gru_cell_forward", "test_gru_forward", "test_gru_cell_backward"],
+        "message": "reset gate is applied to a_prev before the matrix product",
+    },
+    "r_and_z_swapped": {
+        "cell": "gru_cell_forward",
+        "replace": [("r = sigmoid(gx[:, :H] + gh[:, :H])", "r = sigmoid(gx[:, H:2 * H] + gh[:, H:2 * H])"),
+                    ("z = sigmoid(gx[:, H:2 * H] + gh[:, H:2 * H])", "z = sigmoid(gx[:, :H] + gh[:, :H])")],
+        "loses": ["test_gru_cell_forward", "test_gru_forward", "test_gru_cell_backward"],
+        "message": "the r and z blocks are swapped",
+    },
+    "update_gate_convention_flipped": {
+        "cell": "gru_cell_forward",
+        "replace": [("a_next = (1 - z) * n + z * a_prev", "a_next = z * n + (1 - z) * a_prev")],
+        # the cache (r, z, n) is still right, so the backward cell keeps its points
+        "loses": ["test_gru_cell_forward", "test_gru_forward"],
+        "message": "z KEEPS the old state",
+    },
+    "b_hn_outside_reset_gate": {
+        "cell": "gru_cell_forward",
+        "replace": [("r * hn)", 'r * (hn - params["bh"][2 * H:]) + params["bh"][2 * H:])')],
+        "loses": ["test_gru_cell_forward", "test_gru_forward", "test_gru_cell_backward"],
+        "message": "b_hn is outside the reset gate",
+    },
+    "state_not_carried": {
+        "cell": "gru_forward",
+        "replace": [("gru_cell_forward(x[:, t, :], a_t, params)", "gru_cell_forward(x[:, t, :], a0, params)")],
+        "loses": ["test_gru_forward"],
+        "message": "every step starts again from a0",
+    },
+    "starts_from_zeros": {
+        "cell": "gru_forward",
+        "replace": [("a_t = a0", "a_t = np.zeros_like(a0)")],
+        "loses": ["test_gru_forward"],
+        "message": "start from a0",
+    },
+    "dbh_ignores_reset_gate": {
+        "cell": "gru_cell_backward",
+        "replace": [('"dbh": dgh.sum(axis=0)', '"dbh": dgx.sum(axis=0)')],
+        "loses": ["test_gru_cell_backward"],
+        "message": "the n block of bh sits inside the reset gate",
+    },
+    "da_prev_misses_direct_path": {
+        "cell": "gru_cell_backward",
+        "replace": [('"da_prev": da_next * z + dgh @ params["Wh"]', '"da_prev": dgh @ params["Wh"]')],
+        "loses": ["test_gru_cell_backward"],
+        "message": "a_prev reaches a_next directly",
+    },
+    "module_reset_gate_before_matmul": {
+        "cell": "gru_module",
+        "replace": [("r * gh[:, 2 * H:])", "(r * h) @ self.weight_hh[2 * H:].T + self.bias_hh[2 * H:])")],
+        # the reference checkpoint still scores above 0.97 with this module: only the module cell loses
+        "loses": ["test_gru_module"],
+        "message": "the reset gate is applied to h before the matrix product",
+    },
+    "module_ignores_h0": {
+        "cell": "gru_module",
+        "replace": [("h = x.new_zeros(N, H) if h0 is None else h0[0]", "h = x.new_zeros(N, H)")],
+        "loses": ["test_gru_module"],
+        "message": "start from h0[0] when h0 is given",
+    },
+}
