@@ -38,12 +38,14 @@ def train(
     target: float | None = None,
     time_limit: float | None = None,
     progress: bool = True,
+    autocast: torch.dtype | None = None,
 ) -> History:
     """Train with AdamW, optional global-norm clipping, periodic evaluation.
 
     ``batches`` yields ``(x, y)`` pairs (moved to ``device`` here). ``evaluate(model)``
     returns a score where higher is better; training stops early once it reaches
-    ``target``, or when ``time_limit`` seconds have passed.
+    ``target``, or when ``time_limit`` seconds have passed. ``autocast`` (e.g.
+    ``torch.bfloat16`` on CUDA) runs the forward pass in mixed precision; evaluation does not.
     """
     model.to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
@@ -53,7 +55,8 @@ def train(
     for step in bar:
         x, y = next(batches)
         model.train()
-        _, loss = model(x.to(device), y.to(device))
+        with torch.autocast(torch.device(device).type, dtype=autocast, enabled=autocast is not None):
+            _, loss = model(x.to(device), y.to(device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if clip_norm is not None:
