@@ -33,7 +33,7 @@ from pathlib import Path, PurePosixPath
 MAX_FILE = 100 * 2**20
 MAX_SUBMISSION = 256 * 2**20
 SKIP = ("__MACOSX", ".ipynb_checkpoints", "__pycache__", ".DS_Store", ".git")
-STUDENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.@+-]{0,127}$")
+STUDENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
 RESUBMISSION_RE = re.compile(r"-\d+(?=\.[A-Za-z0-9]+$)")
 
 

@@ -46,6 +46,7 @@ WATCHED: dict[str, tuple[str, ...]] = {
                  "sum", "print", "getattr", "hasattr", "type", "__import__", "range", "zip"),
     "sys": ("displayhook", "settrace", "setprofile"),
 }
+CHEAP = {"numpy", "pytest", "ipytest", "builtins", "sys"}  # imported for the snapshot if needed
 # classes whose methods the oracles and checks call: their own __dict__ must not change
 WATCHED_CLASSES = ("torch.nn.Module", "torch.nn.RNN", "torch.nn.RNNCell", "torch.nn.GRU",
                    "torch.nn.GRUCell", "torch.nn.LSTM", "torch.nn.LSTMCell", "torch.nn.Linear",
@@ -68,11 +69,13 @@ def _public(mod) -> dict:
 def _watched_objects():
     for mod_name, attrs in WATCHED.items():
         mod = sys.modules.get(mod_name)
-        if mod is None:
+        if mod is None and mod_name.split(".")[0] in CHEAP:
             try:
                 mod = importlib.import_module(mod_name)
             except ImportError:
                 continue
+        if mod is None:  # never imported (torch before the setup cell imports it): nothing to patch
+            continue
         names = vars(mod)
         if attrs == ("*",):  # functions, classes and modules; plain values may change legitimately
             wanted = {k: v for k, v in _public(mod).items()

@@ -270,10 +270,27 @@ def launch(policy_path: str, command: list[str]) -> None:
         os.lchown(env["TMPDIR"], pol.uid, pol.uid)
     os.chdir(pol.workdir)
     _set_parent_death_signal()
-    set_limits(pol.limits, nproc_extra_for_user=pol.uid is None)
-    if pol.uid is not None:
-        _drop(pol.uid)
+    uid = pol.uid if pol.uid is not None and others_can_run(command[0]) else None
+    set_limits(pol.limits, nproc_extra_for_user=uid is None)
+    if uid is not None:
+        _drop(uid)
     os.execve(command[0], command, env)
+
+
+def others_can_run(exe: str) -> bool:
+    """Can a user other than the owner reach and run ``exe``? (Python under /root: no.)
+
+    Without bubblewrap's fresh root the sandbox uid sees the host's folders; when it cannot
+    run Python the kernel stays root, where RLIMIT_NPROC does not bind: the rlimit mode's
+    warning says so.
+    """
+    for p in [exe, os.path.realpath(exe)]:
+        d = os.path.dirname(p)
+        while d not in ("/", ""):
+            if not os.stat(d).st_mode & 0o001:
+                return False
+            d = os.path.dirname(d)
+    return bool(os.stat(os.path.realpath(exe)).st_mode & 0o001)
 
 
 def _drop(uid: int) -> None:

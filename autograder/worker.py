@@ -24,19 +24,24 @@ gradebook seeded by ``nbgrader generate_assignment``, and ``kit.json``) and the 
 
 from __future__ import annotations
 
-import json
-import os
-import re
-import shutil
 import sys
-import time
-import traceback
-from pathlib import Path
 
-import nbformat
+# jsonschema (via nbformat) would compile rfc3987-syntax's IRI grammar at import: seconds per
+# graded notebook, for a format check notebooks never use
+sys.modules.setdefault("rfc3987_syntax", None)
 
-from . import integrity, sandbox
-from .leaks import MARKERS, _norm
+import json  # noqa: E402
+import os  # noqa: E402
+import re  # noqa: E402
+import shutil  # noqa: E402
+import time  # noqa: E402
+import traceback  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import nbformat  # noqa: E402
+
+from . import integrity, sandbox  # noqa: E402
+from .leaks import MARKERS, _norm  # noqa: E402
 
 REPORT_RE = re.compile(r"^(?:.*: )?(\d+)/(\d+) tests passed -> ([-\d.eE+]+) / ([-\d.eE+]+) points$")
 TEST_RE = re.compile(r"^  \[(PASS|FAIL)\] (\S+?)( \(hidden test\))?$")
