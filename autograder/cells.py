@@ -141,6 +141,7 @@ class _Recorder:
     def __init__(self) -> None:
         self.outcomes: dict[str, TestResult] = {}
         self.collect_errors: list[str] = []
+        self.finished: set[str] = set()  # tests whose call phase reported (not interrupted)
 
     def pytest_collectreport(self, report):  # noqa: D401 - pytest hook
         if report.failed:
@@ -149,6 +150,8 @@ class _Recorder:
     def pytest_runtest_logreport(self, report):
         name = report.nodeid.split("::")[-1]
         res = self.outcomes.setdefault(name, TestResult(name=name, hidden=False))
+        if report.when == "call":
+            self.finished.add(name)
         if report.passed:
             return
         if report.skipped and report.when != "call":
@@ -210,6 +213,9 @@ def run_tests(points: float, *, title: str = "") -> float:
     reported = {r.name.split("[")[0] for r in recorder.outcomes.values()}
     for res in recorder.outcomes.values():  # parametrized tests count once per case
         res.hidden = res.name.split("[")[0] in hidden_names
+        if res.passed and res.name not in recorder.finished and res.outcome == "passed":
+            # setup passed but the test never finished: interrupted (a cell time limit)
+            res.passed, res.outcome, res.message = False, "not run", "this test did not finish"
         report.results.append(res)
     for name in tests.keys() - reported:
         report.results.append(TestResult(name=name, hidden=name in hidden_names, passed=False,

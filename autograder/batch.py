@@ -1,0 +1,518 @@
+"""``rnn-grade``: grade a class's submissions in parallel, isolated, into nbgrader's gradebook.
+
+    rnn-grade SUBMISSIONS [--out grading] [--db URL] [--workers N | --scheduler ADDRESS]
+
+How it works (docs/grading.md has the instructor's version):
+
+* The coordinator (this process) discovers the assignments in ``<course>/solutions/`` and
+  builds one **grading kit** per assignment: ``nbgrader generate_assignment`` into a scratch
+  gradebook (it holds the locked cells and hidden tests nbgrader restores), the names of
+  each test cell's tests, the lines that must never reach a student (``leaks.secret_lines``).
+* ``intake`` reads the submissions (folder or zip) into memory, never following links.
+* One **task** per (student, assignment) runs ``grade_task``: on a local thread pool, or on
+  a Dask cluster with ``--scheduler`` — the same function either way. It unpacks the kit
+  and the submission into a scratch folder and grades them in a fresh process
+  (``python -m autograder.worker``) whose Jupyter kernel runs in the sandbox
+  (``autograder.sandbox``); it returns scores, flags, errors, the autograded notebook and
+  the feedback HTML, and deletes the scratch folder.
+* The coordinator is the ONLY writer of the gradebook: as results arrive it updates the
+  student's submission rows in one transaction (nbgrader's unique keys make a re-run
+  update the same rows: nothing is lost or duplicated), writes the files, scans each
+  feedback page once more for hidden material, then writes the CSVs and the summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import intake, leaks, report, sandbox
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PACKAGES = ["autograder", "rnncourse"]
+CHECKPOINT_RE = re.compile(r"""^CHECKPOINT\s*=\s*["']([^"']+)["']""", re.M)
+SETUP_MARGIN_S = 120  # kernel start-up, nbgrader bookkeeping and feedback, beyond the notebook's wall time
+
+
+class GradingError(RuntimeError):
+    """A problem with the course or the command line (not with a student's submission)."""
+
+
+# --------------------------------------------------------------------------- kits
+
+@dataclass
+class Kit:
+    assignment: str
+    blob: bytes  # tar.gz: gradebook.db, source/<assignment>/..., kit.json
+    info: dict
+
+
+def discover(course: Path) -> list[str]:
+    sol = course / "solutions"
+    if not sol.is_dir():
+        raise GradingError(f"{course}: no solutions/ folder (use --course to point at the course)")
+    return sorted(p.name for p in sol.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
+
+
+def _env() -> dict[str, str]:
+    """nbgrader runs ``alembic`` from PATH and imports ``autograder`` from its config."""
+    bin_dir = str(Path(sys.executable).parent)
+    return {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
+            "PYTHONPATH": str(PACKAGE_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
+
+def build_kit(course: Path, assignment: str, course_id: str) -> Kit:
+    """Run nbgrader generate_assignment into a scratch gradebook; describe every test cell."""
+    import nbformat
+
+    from .integrity import module_aliases, protected_names
+    from .release import _run_tests_points
+
+    with tempfile.TemporaryDirectory(prefix="rnn-grade-kit-") as tmp:
+        tmp = Path(tmp)
+        cmd = [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force", "--quiet",
+               f"--CourseDirectory.root={course}", "--CourseDirectory.source_directory=solutions",
+               f"--CourseDirectory.release_directory={tmp / 'release'}",
+               f"--CourseDirectory.course_id={course_id}",
+               f"--CourseDirectory.db_url=sqlite:///{tmp / 'gradebook.db'}"]
+        proc = subprocess.run(cmd, cwd=course, capture_output=True, text=True, env=_env())
+        if proc.returncode != 0:
+            raise GradingError(f"nbgrader generate_assignment {assignment} failed:\n{proc.stdout}{proc.stderr}")
+        release = tmp / "release" / assignment
+        notebooks, files = {}, []
+        for src in sorted((course / "solutions" / assignment).glob("*.ipynb")):
+            nb = nbformat.read(src, as_version=4)
+            locked, grade_cells, locked_src = {}, {}, []
+            for cell in nb.cells:
+                meta = cell.metadata.get("nbgrader", {})
+                gid = meta.get("grade_id")
+                if gid and meta.get("locked") and not meta.get("solution"):
+                    locked[gid] = True
+                    if cell.cell_type == "code":
+                        locked_src.append(cell.source)
+                if gid and meta.get("grade") and cell.cell_type == "code" and not meta.get("solution"):
+                    tests = _test_names(cell.source) if _run_tests_points(cell.source) is not None else None
+                    grade_cells[gid] = {"points": float(meta.get("points", 0)), "tests": tests}
+            notebooks[src.stem] = {"locked": sorted(locked), "grade_cells": grade_cells,
+                                   "aliases": module_aliases(locked_src),
+                                   "protected": protected_names(locked_src)}
+            files += [f"{stem}{ext}" for stem in CHECKPOINT_RE.findall("\n".join(locked_src))
+                      for ext in (".safetensors", ".json")]
+        src_dir = tmp / "source" / assignment
+        src_dir.mkdir(parents=True)
+        for f in release.rglob("*"):  # the release's data files: safe to give back to the kernel
+            if f.is_file() and f.suffix != ".ipynb":
+                dest = src_dir / f.relative_to(release)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(f, dest)
+                files.append(f.name)
+        info = {"assignment": assignment, "notebooks": notebooks, "files": sorted(set(files)),
+                "secrets": sorted(leaks.secret_lines(course / "solutions" / assignment))}
+        (tmp / "kit.json").write_text(json.dumps(info))
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+            for name in ("gradebook.db", "kit.json", "source"):
+                tar.add(tmp / name, arcname=name)
+        return Kit(assignment, buf.getvalue(), info)
+
+
+def _test_names(source: str) -> list[str]:
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    return sorted(n.name for n in tree.body
+                  if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name.startswith("test_"))
+
+
+def seed_gradebook(db_url: str, course_id: str, kits: list[Kit]) -> None:
+    """Copy each kit's assignment, notebooks and cells into the instructor's gradebook."""
+    from nbgrader.api import Gradebook
+
+    for kit in kits:
+        with tempfile.TemporaryDirectory(prefix="rnn-grade-seed-") as tmp:
+            with tarfile.open(fileobj=io.BytesIO(kit.blob)) as tar:
+                tar.extract("gradebook.db", tmp)
+            with Gradebook(f"sqlite:///{tmp}/gradebook.db", course_id) as src, \
+                    Gradebook(db_url, course_id) as dst:
+                a = src.find_assignment(kit.assignment)
+                dst.update_or_create_assignment(a.name, duedate=a.duedate)
+                for nb in a.notebooks:
+                    dst.update_or_create_notebook(nb.name, a.name, kernelspec=nb.kernelspec)
+                    for c in nb.grade_cells:
+                        dst.update_or_create_grade_cell(c.name, nb.name, a.name, max_score=c.max_score,
+                                                        cell_type=c.cell_type)
+                    for c in nb.solution_cells:
+                        dst.update_or_create_solution_cell(c.name, nb.name, a.name)
+                    for c in nb.task_cells:
+                        dst.update_or_create_task_cell(c.name, nb.name, a.name, max_score=c.max_score,
+                                                       cell_type=c.cell_type)
+                    for c in nb.source_cells:
+                        dst.update_or_create_source_cell(c.name, nb.name, a.name, cell_type=c.cell_type,
+                                                         locked=c.locked, source=c.source, checksum=c.checksum)
+
+
+# --------------------------------------------------------------------------- one task
+
+def grade_task(task: dict, kit_blob: bytes) -> dict:
+    """Grade one submission in a fresh process; return its result. Never raises.
+
+    Runs wherever it is scheduled (a local thread, a Dask worker): the machine running it
+    decides whether bubblewrap is usable. ``task["files"]`` holds the submission's bytes.
+    """
+    t0 = time.monotonic()
+    base = {"student": task["student"], "assignment": task["assignment"]}
+    scratch = Path(tempfile.mkdtemp(prefix="rnn-grade-", dir=task.get("scratch_base") or None))
+    try:
+        mode, why = ("rlimit", "--no-sandbox") if task.get("no_sandbox") else sandbox.probe()
+        if mode != "bwrap" and task.get("require_sandbox"):
+            return {**base, "errors": [f"not graded: no sandbox on this machine ({why})"],
+                    "infrastructure": True}
+        os.chmod(scratch, 0o755)
+        with tarfile.open(fileobj=io.BytesIO(kit_blob)) as tar:
+            tar.extractall(scratch / "kit", filter="data")
+        sub = scratch / "submitted" / task["student"] / task["assignment"]
+        sub.mkdir(parents=True)
+        for rel, data in task["files"].items():
+            dest = (sub / rel).resolve()
+            if not dest.is_relative_to(sub.resolve()):
+                continue
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(data)
+        meta = {k: task[k] for k in ("student", "assignment", "course_id", "limits", "packages")}
+        meta.update(mode=mode, intake_errors=task.get("errors", []))
+        (scratch / "task.json").write_text(json.dumps(meta))
+        limit = task["limits"]["wall_s"] + SETUP_MARGIN_S
+        with open(scratch / "worker.log", "wb") as log:
+            proc = subprocess.Popen([sys.executable, "-m", "autograder.worker", str(scratch)],
+                                    stdout=log, stderr=subprocess.STDOUT, env=_env(),
+                                    start_new_session=True, cwd=scratch)
+            try:
+                proc.wait(timeout=limit)
+            except subprocess.TimeoutExpired:
+                _kill_group(proc)
+                return {**base, "sandbox": mode, "seconds": time.monotonic() - t0,
+                        "errors": [f"grading exceeded {limit:.0f} s and was stopped: scored 0"]}
+        res_path = scratch / "result.json"
+        if not res_path.exists():
+            tail = (scratch / "worker.log").read_text(errors="replace")[-2000:]
+            return {**base, "sandbox": mode, "infrastructure": True, "seconds": time.monotonic() - t0,
+                    "errors": [f"the grading process ended without a result (exit {proc.returncode})"],
+                    "log_tail": tail}
+        result = json.loads(res_path.read_text())
+        if "fatal" in result:
+            return {**base, "sandbox": mode, "infrastructure": True, "seconds": time.monotonic() - t0,
+                    "errors": ["the grader failed on this submission (see the log)"],
+                    "log_tail": result["fatal"]}
+        result["seconds"] = time.monotonic() - t0
+        result["sandbox_detail"] = why
+        return result
+    except Exception:  # noqa: BLE001 - one submission's problem must not stop the batch
+        return {**base, "infrastructure": True, "errors": ["the grader failed on this submission"],
+                "log_tail": traceback.format_exc()[-3000:], "seconds": time.monotonic() - t0}
+    finally:
+        if task.get("keep_scratch"):
+            print(f"kept {scratch}", file=sys.stderr)
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+# --------------------------------------------------------------------------- executors
+
+def run_local(tasks: list[dict], kits: dict[str, Kit], workers: int) -> Iterator[tuple[dict, dict]]:
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grade") as pool:
+        futures = {pool.submit(grade_task, t, kits[t["assignment"]].blob): t for t in tasks}
+        for fut in as_completed(futures):
+            yield futures[fut], fut.result()
+
+
+def run_dask(tasks: list[dict], kits: dict[str, Kit], address: str) -> Iterator[tuple[dict, dict]]:
+    from distributed import Client, as_completed
+
+    with Client(address, timeout="30s") as client:
+        blobs = {a: client.scatter(k.blob, broadcast=True, hash=False) for a, k in kits.items()}
+        futures = [client.submit(grade_task, t, blobs[t["assignment"]], pure=False, retries=1,
+                                 key=f"grade-{t['student']}-{t['assignment']}-{time.monotonic_ns()}")
+                   for t in tasks]
+        owner = {f.key: t for f, t in zip(futures, tasks, strict=True)}
+        for fut, res in as_completed(futures, with_results=True, raise_errors=False):
+            t = owner[fut.key]
+            if not isinstance(res, dict):  # the task itself failed on the worker (worker lost...)
+                res = {"student": t["student"], "assignment": t["assignment"], "infrastructure": True,
+                       "errors": [f"the Dask task failed: {res!r}"[:500]]}
+            yield t, res
+
+
+def default_workers(mem_mb: int) -> int:
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**20
+        return max(1, min(cpus, int(avail // (mem_mb + 512))))
+    except (ValueError, OSError):
+        return cpus
+
+
+# --------------------------------------------------------------------------- the coordinator
+
+def record(gb, result: dict, timestamp: str | None) -> None:
+    """Write one result into the gradebook (one transaction, idempotent)."""
+    student, assignment = result["student"], result["assignment"]
+    gb.update_or_create_student(student)
+    kwargs = {"timestamp": timestamp} if timestamp else {}
+    gb.update_or_create_submission(assignment, student, **kwargs)
+    for nb_name, data in result.get("notebooks", {}).items():
+        for cell, g in data["grades"].items():
+            grade = gb.find_grade(cell, nb_name, assignment, student)
+            grade.auto_score = g["auto_score"]
+            if g["manual_score"] is not None:  # the grader's own override (tampering): 0
+                grade.manual_score = g["manual_score"]
+            grade.needs_manual_grade = bool(g["needs_manual_grade"] or grade.manual_score is not None)
+        for cell, text in data.get("comments", {}).items():
+            gb.find_comment(cell, nb_name, assignment, student).auto_comment = text
+    gb.db.commit()
+
+
+def zero_result(task: dict, kit: Kit, errors: list[str]) -> dict:
+    """Scores of 0 for every cell, for a submission that produced no result."""
+    nbs = {name: {"grades": {gid: {"auto_score": 0.0, "manual_score": None, "needs_manual_grade": False}
+                             for gid in spec["grade_cells"]}, "comments": {}}
+           for name, spec in kit.info["notebooks"].items()}
+    return {"student": task["student"], "assignment": task["assignment"], "notebooks": nbs, "errors": errors}
+
+
+def check_feedback(page: str, secrets: set[str], own: set[str]) -> list[str]:
+    from .worker import ANSI_RE
+
+    text = leaks.html_to_text(page)
+    found = [m for m in leaks.MARKERS if m in text]
+    for line in text.splitlines():
+        plain = leaks._norm(ANSI_RE.sub("", line))
+        if len(plain) >= 24 and plain not in own:
+            found += [s for s in secrets if s in plain and s not in own]
+    return found
+
+
+def grade(args) -> int:
+    course = Path(args.course).resolve()
+    out = Path(args.out).resolve()
+    for d in ("autograded", "feedback", "submitted"):
+        (out / d).mkdir(parents=True, exist_ok=True)
+    db_url = args.db or f"sqlite:///{out / 'gradebook.db'}"
+    limits = sandbox.Limits(wall_s=args.wall, cell_s=min(args.cell_timeout, args.wall), mem_mb=args.mem,
+                            nproc=args.nproc)
+    names = args.assignment or discover(course)
+    if args.scheduler:
+        where, workers = f"Dask cluster at {args.scheduler}", None
+    else:
+        workers = args.workers or default_workers(args.mem)
+        where = f"{workers} local worker(s)"
+    mode, why = ("rlimit", "--no-sandbox") if args.no_sandbox else sandbox.probe()
+    if mode != "bwrap":
+        print("WARNING: submissions run WITHOUT bubblewrap: only memory/CPU/process/file-size limits "
+              f"apply; files and network are NOT isolated ({why}).", file=sys.stderr)
+        if args.require_sandbox:
+            raise GradingError("--require-sandbox: bubblewrap is not usable here")
+    print(f"rnn-grade: {', '.join(names)} from {args.submissions} on {where}; sandbox: {mode} ({why})",
+          file=sys.stderr)
+
+    kits = {a: build_kit(course, a, args.course_id) for a in names}
+    seed_gradebook(db_url, args.course_id, list(kits.values()))
+    spec = {a: {"notebooks": list(k.info["notebooks"]), "files": k.info["files"]} for a, k in kits.items()}
+    batch = intake.read(Path(args.submissions), spec)
+    tasks = []
+    for s in batch.submissions:
+        tasks.append({"student": s.student, "assignment": s.assignment, "files": s.files, "errors": s.errors,
+                      "timestamp": s.timestamp, "course_id": args.course_id, "limits": limits.__dict__,
+                      "packages": args.package, "no_sandbox": args.no_sandbox,
+                      "require_sandbox": args.require_sandbox, "scratch_base": args.scratch,
+                      "keep_scratch": args.keep_scratch})
+    secrets = {a: set(k.info["secrets"]) for a, k in kits.items()}
+
+    from nbgrader.api import Gradebook
+    from tqdm import tqdm
+
+    rows: list[report.Row] = []
+    results = run_dask(tasks, kits, args.scheduler) if args.scheduler else run_local(tasks, kits, workers)
+    t0 = time.monotonic()
+    with Gradebook(db_url, args.course_id) as gb, \
+            tqdm(total=len(tasks), unit="notebook", desc="grading", disable=args.quiet) as bar:
+        for task, res in results:
+            if "notebooks" not in res or not res["notebooks"]:
+                res = {**zero_result(task, kits[task["assignment"]], []), **{k: v for k, v in res.items()
+                                                                           if k != "notebooks"}}
+            record(gb, res, task["timestamp"])
+            rows.append(_write_files(out, task, res, secrets[task["assignment"]]))
+            bar.update(1)
+            if res.get("errors"):
+                bar.set_postfix_str(f"last problem: {task['student']}", refresh=False)
+    elapsed = time.monotonic() - t0
+
+    report.write_csv(rows, out / "grades.csv")
+    report.write_cells_csv(rows, out / "grades_cells.csv")
+    text = report.summary_text(rows) if rows else "no submissions\n"
+    (out / "summary.txt").write_text(text)
+    if rows:
+        report.write_histograms(rows, out / "summary.png")
+    errors = report.error_list(rows, batch.problems)
+    (out / "errors.txt").write_text(errors)
+    (out / "run.json").write_text(json.dumps({
+        "submissions": len(tasks), "seconds": round(elapsed, 2), "where": where, "sandbox": mode,
+        "sandbox_detail": why, "limits": limits.__dict__, "db": _hide_password(db_url)}, indent=1))
+    if not args.quiet:
+        print(text, end="")
+        print(f"graded {len(tasks)} submission(s) in {elapsed:.1f} s -> {out}", file=sys.stderr)
+        if errors:
+            print("\nproblems, per student:\n" + errors, end="")
+    unsandboxed = [r for r in rows if r.sandbox and r.sandbox != "bwrap"]
+    if unsandboxed and mode == "bwrap":
+        print(f"WARNING: {len(unsandboxed)} submission(s) ran without bubblewrap on their worker",
+              file=sys.stderr)
+    return 0
+
+
+def _hide_password(url: str) -> str:
+    return re.sub(r"://([^:/@]+):[^@]+@", r"://\1:***@", url)
+
+
+def _write_files(out: Path, task: dict, res: dict, secrets: set[str]) -> report.Row:
+    student, assignment = task["student"], task["assignment"]
+    sub = out / "submitted" / student / assignment
+    if sub.exists():
+        shutil.rmtree(sub)
+    for rel, data in task["files"].items():
+        dest = (sub / rel).resolve()
+        if dest.is_relative_to(sub.resolve()):
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(data)
+    own = set()
+    for rel, data in task["files"].items():
+        if rel.endswith(".ipynb"):
+            own |= {leaks._norm(x) for x in _notebook_lines(data)}
+    errors = list(res.get("errors", []))
+    for name, nb_text in res.get("autograded", {}).items():
+        dest = out / "autograded" / student / assignment / f"{name}.ipynb"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text(nb_text)
+    for name, page in res.get("feedback", {}).items():
+        dest = out / "feedback" / student / assignment / f"{name}.html"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        leaked = check_feedback(page, secrets, own)
+        if leaked:  # never ship it: the worker's redaction missed something
+            errors.append(f"{name}: feedback withheld, it contained hidden material ({len(leaked)} line(s))")
+            page = "<!DOCTYPE html><html><body><p>Feedback is being reviewed by the instructor.</p></body></html>"
+        dest.write_text(page)
+    score = max_score = 0.0
+    cells = {}
+    for nb_name, data in res.get("notebooks", {}).items():
+        for cell, g in data["grades"].items():
+            s = g["manual_score"] if g["manual_score"] is not None else (g["auto_score"] or 0.0)
+            mx = g.get("max_score") or 0.0
+            cells[f"{nb_name}/{cell}"] = (float(s), float(mx))
+            score += float(s)
+            max_score += float(mx)
+    if res.get("log_tail"):
+        (out / "logs").mkdir(exist_ok=True)
+        (out / "logs" / f"{student}__{assignment}.log").write_text(res["log_tail"])
+    return report.Row(student=student, assignment=assignment, score=round(score, 6),
+                      max_score=round(max_score, 6), cells=cells, flags=list(res.get("flags", [])),
+                      errors=errors, sandbox=res.get("sandbox", ""), seconds=float(res.get("seconds", 0.0)))
+
+
+def _notebook_lines(data: bytes) -> list[str]:
+    try:
+        nb = json.loads(data)
+        return [ln for c in nb.get("cells", []) for ln in "".join(c.get("source", "")).splitlines()]
+    except (ValueError, AttributeError, TypeError):
+        return []
+
+
+# --------------------------------------------------------------------------- command line
+
+EPILOG = """\
+accepted layouts of SUBMISSIONS:
+  folder   <folder>/<student>/<assignment>/<notebook>.ipynb (+ checkpoint files beside it);
+           nbgrader's <folder>/submitted/<student>/... too
+  zip      the same tree zipped (optionally under one top folder)
+  LMS zip  flat entries <student>_<anything>_<notebook>.ipynb and <student>_<anything>_<file>
+           (<student> = text before the first '_'; Canvas' -1/-2 resubmission suffixes dropped)
+
+outputs under --out: gradebook.db (unless --db), autograded/, feedback/, submitted/,
+grades.csv (flags column), grades_cells.csv, summary.txt, summary.png, errors.txt, run.json
+
+examples:
+  rnn-grade class.zip                                 # local pool, one worker per core
+  rnn-grade submissions/ --db postgresql://u@host/rnn --workers 8
+  rnn-grade submissions/ --scheduler tcp://10.0.0.5:8786   # Dask workers need this course's venv
+"""
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="rnn-grade", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
+        description="Grade a class's exercise notebooks with nbgrader: in parallel (local pool or Dask), "
+                    "each submission in a sandbox (bubblewrap), feedback without hidden tests.")
+    p.add_argument("submissions", help="a folder of submissions or a zip (see the layouts below)")
+    p.add_argument("--course", default=str(PACKAGE_ROOT), help="the course folder holding solutions/ "
+                   "(default: %(default)s)")
+    p.add_argument("--out", default="grading", help="output folder (default: ./grading)")
+    p.add_argument("--db", help="SQLAlchemy URL of the gradebook (default: sqlite:///<out>/gradebook.db)")
+    p.add_argument("--assignment", action="append", help="grade only this assignment (repeatable; "
+                   "default: every folder of solutions/)")
+    p.add_argument("--workers", type=int, help="local worker processes (default: one per core, "
+                   "fewer if memory is short)")
+    p.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786): grade on that cluster")
+    p.add_argument("--wall", type=float, default=900, help="wall-time limit per notebook, s (default 900)")
+    p.add_argument("--cell-timeout", type=float, default=300, help="time limit per cell, s (default 300)")
+    p.add_argument("--mem", type=int, default=4096, help="memory limit per kernel, MiB (default 4096)")
+    p.add_argument("--nproc", type=int, default=64, help="processes+threads per sandbox (default 64)")
+    p.add_argument("--package", action="append", default=None,
+                   help="a package the notebooks import that the sandbox must see "
+                        f"(default: {', '.join(DEFAULT_PACKAGES)})")
+    p.add_argument("--course-id", default="rnn-course", help="nbgrader course id (default rnn-course)")
+    p.add_argument("--no-sandbox", action="store_true", help="do not use bubblewrap (limits only)")
+    p.add_argument("--require-sandbox", action="store_true", help="refuse to grade without bubblewrap")
+    p.add_argument("--scratch", help="folder for the per-submission scratch folders (default: $TMPDIR)")
+    p.add_argument("--keep-scratch", action="store_true", help="keep scratch folders (debugging)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    args.package = args.package or list(DEFAULT_PACKAGES)
+    os.environ["PATH"] = _env()["PATH"]  # nbgrader's Gradebook runs `alembic` for a new database
+    try:
+        return grade(args)
+    except GradingError as e:
+        print(f"rnn-grade: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

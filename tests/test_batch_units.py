@@ -1,0 +1,282 @@
+"""Fast tests of the batch grader's parts: static tamper scan, intake, sandbox, redaction, reports."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from autograder import batch, intake, integrity, report, sandbox, worker
+from autograder.integrity import module_aliases, protected_names, scan_source
+
+SETUP = """
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from autograder import assert_close, run_tests
+from rnncourse import load_checkpoint
+CHECKPOINT = "ex_model"
+"""
+TEST_CELL = """
+def test_x():
+    assert_close(f(np.ones(2)), torch.ones(2), "f")
+    load_checkpoint(CHECKPOINT, Model)
+run_tests(points=2)
+"""
+ALIASES = module_aliases([SETUP, TEST_CELL])
+PROTECTED = protected_names([SETUP, TEST_CELL])
+
+
+def severities(code: str) -> set[str]:
+    return {f.severity for f in scan_source(code, aliases=ALIASES, protected=PROTECTED)}
+
+
+# --------------------------------------------------------------------------- static scan
+
+@pytest.mark.parametrize("code", [
+    "def f(x):\n    return np.tanh(x) * 2",
+    "import numpy as np\nimport torch.nn.functional as F\nfrom torch import nn\nimport torch",
+    "class Model(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.w = nn.Linear(2, 2)",
+    "%matplotlib inline\nimport math\nx = [i ** 2 for i in range(3)]",
+    "def f(x, F=None):\n    np_ = np.asarray(x)\n    return np_",
+    "from IPython.display import display\ndisplay(1)",
+    "torch.manual_seed(0)\nnp.random.seed(0)",
+])
+def test_ordinary_code_is_not_flagged(code):
+    assert "tamper" not in severities(code), scan_source(code, aliases=ALIASES, protected=PROTECTED)
+
+
+@pytest.mark.parametrize("code", [
+    "np.allclose = lambda *a, **k: True",
+    "np.testing.assert_allclose = lambda *a, **k: None",
+    "torch.testing.assert_close = lambda *a, **k: None",
+    "import pytest\npytest.main = lambda *a, **k: 0",
+    "F.cross_entropy = lambda *a, **k: 0",
+    "nn.RNN.forward = lambda self, x: x",
+    "import autograder.cells as c\nc.CellReport.score = property(lambda s: s.points)",
+    "run_tests = lambda points, **k: points",
+    "def assert_close(*a, **k):\n    pass",
+    "import fakenp as np",
+    "setattr(np, 'allclose', lambda *a, **k: True)",
+    "setattr(__import__('numpy'), 'allclose', lambda *a, **k: True)",
+    "exec('np.allclose = 1')",
+    "import sys\nsys.modules['numpy'] = None",
+    "import ctypes",
+    "import gc\ngc.get_referrers(np.allclose)",
+    "import importlib\nimportlib.reload(np)",
+    "get_ipython().events.register('post_run_cell', print)",
+    "globals()['run_tests'] = print",
+    "class Liar:\n    def __array_function__(self, *a):\n        return True",
+    "import autograder.cells\nautograder.cells.PYTEST_ARGS.append('-k none')",
+    "import sys\nsys.displayhook = print",
+    "from unittest import mock\nmock.patch('numpy.allclose')",
+    "def f():\n    global np\n    np = None",
+])
+def test_tampering_is_flagged(code):
+    assert "tamper" in severities(code), scan_source(code, aliases=ALIASES, protected=PROTECTED)
+
+
+@pytest.mark.parametrize("code", [
+    "import os\nos.fork()", "import socket", "import subprocess", "!ls /", "CHECKPOINT = 'mine'",
+    "open('/etc/passwd').read()",
+])
+def test_suspicious_code_is_listed_for_review(code):
+    assert severities(code) == {"review"}, scan_source(code, aliases=ALIASES, protected=PROTECTED)
+
+
+def test_protected_names_are_those_later_locked_cells_use():
+    assert PROTECTED["assert_close"] == ["import", "autograder.assert_close"]
+    assert PROTECTED["CHECKPOINT"][0] == "assign"
+    assert "test_x" not in PROTECTED and "F" not in PROTECTED  # F is imported but never used later
+
+
+def test_runtime_integrity_sees_replacements(monkeypatch):
+    import numpy as np
+
+    integrity.snapshot()
+    assert integrity.tampering_notes() == []
+    monkeypatch.setattr(np, "allclose", lambda *a, **k: True)
+    assert any("numpy.allclose" in n for n in integrity.tampering_notes())
+
+
+# --------------------------------------------------------------------------- intake
+
+SPEC = {"ex01": {"notebooks": ["ex01"], "files": ["ex01_model.safetensors", "ex01_model.json"]},
+        "ex02": {"notebooks": ["ex02"], "files": []}}
+
+
+def test_intake_folder_skips_links_and_reads_everything_else(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("instructor only")
+    d = tmp_path / "class" / "alice_smith" / "ex01"
+    d.mkdir(parents=True)
+    (d / "ex01.ipynb").write_text("{}")
+    (d / "ex01_model.json").write_text("{}")
+    (d / "timestamp.txt").write_text("2025-01-01 10:00:00")
+    os.symlink(secret, d / "ex01_model.safetensors")
+    (tmp_path / "class" / "bob" / "nope").mkdir(parents=True)
+    (tmp_path / "class" / "bob" / "nope" / "x.ipynb").write_text("{}")
+    got = intake.read(tmp_path / "class", SPEC)
+    [sub] = got.submissions
+    assert sub.key == ("alice_smith", "ex01")
+    assert set(sub.files) == {"ex01.ipynb", "ex01_model.json"}
+    assert sub.timestamp == "2025-01-01 10:00:00"
+    assert any("symbolic link" in e for e in sub.errors)
+    assert any("unknown assignment 'nope'" in p for p in got.problems)
+    assert b"instructor" not in b"".join(sub.files.values())
+
+
+def _zip(entries: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, data in entries.items():
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+def test_intake_tree_zip_with_top_folder(tmp_path):
+    p = tmp_path / "class.zip"
+    p.write_bytes(_zip({"export/alice/ex01/ex01.ipynb": b"{}", "export/bob/ex02/ex02.ipynb": b"{}",
+                        "export/bob/ex02/data/x.csv": b"1"}))
+    got = intake.read(p, SPEC)
+    assert [s.key for s in got.submissions] == [("alice", "ex01"), ("bob", "ex02")]
+    assert set(got.submissions[1].files) == {"ex02.ipynb", "data/x.csv"}
+
+
+def test_intake_flat_lms_zip(tmp_path):
+    p = tmp_path / "moodle.zip"
+    p.write_bytes(_zip({
+        "alice_12345_assignsubmission_file_ex01.ipynb": b"{}",
+        "alice_12345_assignsubmission_file_ex01_model.safetensors": b"w",
+        "alice_12345_assignsubmission_file_ex01_model.json": b"{}",
+        "bob_LATE_999_ex01-1.ipynb": b"{}",  # Canvas resubmission suffix
+        "bob_LATE_999_ex02.ipynb": b"{}",
+        "carol_1_notes.txt": b"hello",  # matches nothing: kept with carol's only assignment
+        "carol_1_ex02.ipynb": b"{}",
+        "../../etc/passwd": b"x",
+    }))
+    got = intake.read(p, SPEC)
+    keys = {s.key: s for s in got.submissions}
+    assert set(keys) == {("alice", "ex01"), ("bob", "ex01"), ("bob", "ex02"), ("carol", "ex02")}
+    assert set(keys[("alice", "ex01")].files) == {"ex01.ipynb", "ex01_model.safetensors", "ex01_model.json"}
+    assert set(keys[("carol", "ex02")].files) == {"ex02.ipynb", "notes.txt"}
+    assert any("unsafe path" in p for p in got.problems)
+
+
+# --------------------------------------------------------------------------- sandbox
+
+needs_bwrap = pytest.mark.skipif(sandbox.probe()[0] != "bwrap", reason="bubblewrap unusable here")
+
+
+@needs_bwrap
+def test_bwrap_sandbox_hides_course_blocks_network_and_writes(tmp_path):
+    repo = Path(__file__).resolve().parents[1]
+    work = tmp_path / "run"
+    work.mkdir()
+    os.chmod(tmp_path, 0o755)
+    os.chmod(work, 0o777)
+    code = f"""
+import os, socket
+out = {{}}
+for name, p in [("solutions", {str(repo / 'solutions')!r}), ("tmpdir", {str(tmp_path)!r})]:
+    out[name] = os.path.exists(p)
+try:
+    open('/usr/x', 'w'); out['write_usr'] = True
+except OSError:
+    out['write_usr'] = False
+s = socket.socket(); s.settimeout(2)
+try:
+    s.connect(('1.1.1.1', 80)); out['net'] = True
+except OSError:
+    out['net'] = False
+open('/home/student/ok', 'w').write('1')
+out['uid'] = os.getuid()
+out['pid'] = os.getpid()
+print(__import__('json').dumps(out))
+"""
+    pol = sandbox.Policy(mode="bwrap", workdir=str(work), ipc_dir=str(work), limits=sandbox.Limits(),
+                         ro_paths=sandbox.python_ro_paths(), uid=sandbox.sandbox_uid())
+    sandbox._prepare_owner(pol)
+    proc = subprocess.run(sandbox.bwrap_argv(pol, [sys.executable, "-I", "-S", "-c", code]),
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out == {"solutions": False, "tmpdir": False, "write_usr": False, "net": False,
+                   "uid": out["uid"], "pid": out["pid"]}
+    assert out["uid"] != 0 or os.geteuid() != 0
+    assert out["pid"] < 10  # its own PID namespace
+    assert (work / "ok").exists()
+
+
+def test_rlimit_mode_bounds_memory(tmp_path):
+    """Without bubblewrap the launcher still applies the memory limit."""
+    pol = sandbox.Policy(mode="rlimit", workdir=str(tmp_path), ipc_dir=str(tmp_path),
+                         limits=sandbox.Limits(mem_mb=300, wall_s=20), uid=sandbox.sandbox_uid())
+    pol.dump(tmp_path / "policy.json")
+    os.chmod(tmp_path, 0o777)
+    code = "x = bytearray(1024 * 2**20)"
+    proc = subprocess.run([sys.executable, "-I", "-S", sandbox.__file__, "launch", str(tmp_path / "policy.json"),
+                           "--", sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0 and "MemoryError" in proc.stderr
+
+
+# --------------------------------------------------------------------------- feedback and reports
+
+def test_redaction_catches_prefixed_and_ansi_lines():
+    secret = "mse_hidden = float(((model(x_secret) - y_secret) ** 2).mean())"
+    assert worker._is_secret(f"     12 {secret}", [secret])
+    assert worker._is_secret(f"\x1b[0;32m---> 12\x1b[0m {secret}", [secret])
+    assert worker._is_secret("### END HIDDEN TESTS", [])
+    assert not worker._is_secret("mse = float(((model(x) - y) ** 2).mean())", [secret])
+
+
+def test_report_verification_rejects_forged_scores():
+    spec = {"points": 5.0, "tests": ["test_a", "test_b"]}
+    good = "2/2 tests passed -> 5 / 5 points\n  [PASS] test_a\n  [PASS] test_b (hidden test)\n"
+    assert worker._check_report(good, 5.0, spec) == ""
+    assert worker._check_report(good.replace("test_b", "test_c"), 5.0, spec)
+    assert worker._check_report("0/2 tests passed -> 5 / 5 points\n  [FAIL] test_a\n  [FAIL] test_b\n", 5.0, spec)
+    assert worker._check_report("", 5.0, spec)
+    half = "1/2 tests passed -> 2.5 / 5 points\n  [PASS] test_a\n  [FAIL] test_b (hidden test)\n"
+    assert worker._check_report(half, 2.5, spec) == ""
+    assert worker._check_report(half, 5.0, spec)
+
+
+def test_summary_and_csv(tmp_path):
+    rows = [report.Row("a", "ex01", 20, 20), report.Row("b", "ex01", 0, 20, errors=["x"]),
+            report.Row("c", "ex01", 0, 20, flags=["ex01: tamper: assigns numpy.allclose (softmax, line 1)"])]
+    text = report.summary_text(rows)
+    assert "ex01" in text and "histogram" in text
+    report.write_csv(rows, tmp_path / "g.csv")
+    lines = (tmp_path / "g.csv").read_text().splitlines()
+    assert lines[0].startswith("student,assignment,score") and len(lines) == 4
+    assert [r.status for r in rows] == ["ok", "error", "flagged"]
+    report.write_histograms(rows, tmp_path / "h.png")
+    assert (tmp_path / "h.png").stat().st_size > 1000
+
+
+def test_cli_help_lists_layouts():
+    out = subprocess.run([sys.executable, "-m", "autograder.batch", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0
+    for word in ("LMS zip", "--scheduler", "--db", "--workers", "grades.csv"):
+        assert word in out.stdout
+    assert batch.parser().prog == "rnn-grade"
+
+
+def test_interrupted_test_does_not_pass(capsys):
+    """A test stopped by the cell time limit (KeyboardInterrupt) counts as failed, not passed."""
+    from autograder import run_tests
+
+    code = ("def test_quick():\n    pass\n\ndef test_endless():\n    raise KeyboardInterrupt\n\n"
+            "score = run_tests(points=2)\n")
+    ns = {"run_tests": run_tests, "__name__": "__main__"}
+    exec(compile(code, "<interrupted-cell>", "exec"), ns)
+    assert ns["score"] < 2
+    assert "[PASS] test_endless" not in capsys.readouterr().out
