@@ -95,13 +95,19 @@ def test_each_written_chapter_links_its_exercise_notebook():
         pytest.skip("no written chapter with a released exercise yet")
 
 
-def test_chapters_have_a_colab_launch_link():
+def test_colab_buttons_open_the_exercise_notebooks():
+    """Colab cannot open a MyST chapter: its button opens the chapter's exercise (book/_ext/page_fixes.py)."""
     colab = (CONFIG.get("launch_buttons") or {}).get("colab_url")
     if not colab:
         pytest.skip("no colab_url in _config.yml")
-    missing = [p for p in _built() if p in chapters()
-               and not any(a["href"].startswith(colab) for a in _soup(p).find_all("a", href=True))]
-    assert not missing, f"chapter pages without a Colab launch link: {missing}"
+    problems = []
+    for page in _built():
+        links = [a["href"] for a in _soup(page).find_all("a", href=True) if a["href"].startswith(colab)]
+        ex = exercise_for(page) if page in chapters() else None
+        if ex and not any(h.endswith(f"/exercises/{ex}/{ex}.ipynb") for h in links):
+            problems.append(f"{page}: no Colab link to exercises/{ex}/{ex}.ipynb (found {links})")
+        problems += [f"{page}: Colab link to a file Colab cannot open: {h}" for h in links if not h.endswith(".ipynb")]
+    assert not problems, "\n".join(problems)
 
 
 def test_no_page_loads_assets_from_the_network():
