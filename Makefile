@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 JOBS ?= 2
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: all book exercises test test-fast lint gpu-check clean help
+.PHONY: all book exercises test test-fast lint gpu-check clean help bench bundle
 .DEFAULT_GOAL := all
 
 help:  ## list the targets
@@ -29,13 +29,22 @@ book: $(BIN)/.installed  ## build the HTML book into _build/html (chapters execu
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 
 test: $(BIN)/.installed  ## run all tests (solutions 20/20, blanks 0, wrong variants, leaks, drift, the book)
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
+	@mkdir -p _build; start=$$(date +%s); \
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup; rc=$$?; \
+	echo "$$(( $$(date +%s) - start )) seconds, exit $$rc, $$(date -u +%Y-%m-%dT%H:%MZ)" > _build/test-wall-time.txt; \
+	exit $$rc
 
 test-fast: $(BIN)/.installed  ## the tests that need neither training nor the book build
 	$(BIN)/python -m pytest -n $(JOBS) -m "not slow"
+
+bench: $(BIN)/.installed  ## measure the course (book builds, training, grading, test time): docs/benchmarks/REPORT.md
+	$(BIN)/python scripts/bench_course.py
+
+bundle: book  ## what students get: dist/student-bundle/ and dist/student-bundle.zip (book, exercises, wheel)
+	$(BIN)/python scripts/make_bundle.py
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check rnncourse autograder tests scripts
 
 clean:
-	rm -rf _build grading
+	rm -rf _build grading dist

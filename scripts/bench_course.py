@@ -1,0 +1,350 @@
+"""The course's performance figures in one report: ``make bench`` -> docs/benchmarks/REPORT.md.
+
+    python scripts/bench_course.py                  # everything (about 10-30 minutes)
+    python scripts/bench_course.py --skip-book      # reuse docs/benchmarks/book.json
+    python scripts/bench_course.py --only ex01_rnn_basics
+
+Each figure is listed beside its goal:
+
+- book builds (scripts/bench_book.py): cold, warm, one chapter edited;
+- for each exercise in solutions/: the seconds its reference model's training cell takes when
+  the solution notebook runs as a student runs it (tests/harness.py ``run_as_student``), and
+  whether the checkpoint then earns the grading cell's full points (its threshold);
+- for each exercise: seconds for ``nbgrader autograde`` of the solution (one notebook,
+  nbgrader and kernel start-up included);
+- chapter 2's language model: perplexity against the synthetic language's bound
+  exp(entropy rate), read from the executed chapter's glue values;
+- chapter 5's fused LSTM against ``nn.LSTM``, from the chapter's glue values;
+- ``make test`` wall time, from ``_build/test-wall-time.txt`` (the Makefile writes it).
+
+A figure whose source does not exist yet is reported as "not available yet"; the script
+fails only when a measurement it could make breaks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import nbformat  # noqa: E402
+
+from autograder.release import SOLUTIONS, assignments  # noqa: E402
+from scripts import bench_book  # noqa: E402
+
+OUT = ROOT / "docs" / "benchmarks" / "REPORT.md"
+OUT_JSON = ROOT / "docs" / "benchmarks" / "report.json"
+EXECUTED = ROOT / "_build" / "bench-executed"  # the benchmark's own executed chapters
+WALL_TIME_FILE = ROOT / "_build" / "test-wall-time.txt"
+NA = "not available yet"
+
+GOALS = {
+    "train_s": 180.0,        # GRADING: each reference model reaches its threshold in <= 3 min on 2 cores
+    "train_aim_s": 90.0,     # ... aim for 90 s: CI trains every reference model once
+    "autograde_s": 60.0,     # the tests of a whole notebook run in seconds; 60 s with start-up
+    "lm_ratio": 1.05,        # LM perplexity <= 1.05 x the entropy bound
+    "fused_vs_nn": 2.0,      # fused LSTM (forward + backward) within 2 x nn.LSTM's time
+    "make_test_s": 900.0,    # make test <= 15 min
+}
+# Glue names the chapters publish (docs/authoring.md, "Figures the benchmark reads").
+LM_GLUE = ("lm_perplexity", "lm_perplexity_bound")
+LSTM_GLUE = ("lstm_seconds_fused", "lstm_seconds_unfused", "lstm_seconds_nn")
+
+
+# ----------------------------------------------------------------------------- glue values
+
+def _executed_notebook(page: str) -> Path | None:
+    for base in (EXECUTED, ROOT / "_build" / "jupyter_execute"):
+        p = base / f"{page}.ipynb"
+        if p.exists():
+            return p
+    return None
+
+
+def glue_values(nb_path: Path) -> dict[str, str]:
+    """name -> text/plain of every ``myst_nb.glue`` value in an executed notebook."""
+    nb = nbformat.read(nb_path, as_version=4)
+    values = {}
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            name = out.get("metadata", {}).get("scrapbook", {}).get("name")
+            if not name:
+                continue
+            for mime, val in out.get("data", {}).items():
+                if mime.endswith("text/plain"):
+                    values[name] = val if isinstance(val, str) else "".join(val)
+    return values
+
+
+def _number(text: str | None) -> float | None:
+    if text is None:
+        return None
+    m = re.search(r"[-+]?\d[\d,]*\.?\d*(?:[eE][-+]?\d+)?", text)
+    return float(m.group(0).replace(",", "")) if m else None
+
+
+def lm_figure() -> dict:
+    nb = _executed_notebook("book/ch02_language_models")
+    if nb is None:
+        return {"status": NA, "why": "chapter 2 has not been executed (no executed notebook)"}
+    glue = glue_values(nb)
+    ppl, bound = (_number(glue.get(k)) for k in LM_GLUE)
+    if ppl is None or bound is None:
+        return {"status": NA, "why": f"chapter 2 does not glue {LM_GLUE[0]!r} and {LM_GLUE[1]!r}"}
+    ratio = ppl / bound
+    return {"perplexity": ppl, "bound": bound, "ratio": round(ratio, 4),
+            "status": "met" if ratio <= GOALS["lm_ratio"] else "NOT met"}
+
+
+def lstm_figure() -> dict:
+    nb = _executed_notebook("book/ch05_lstm")
+    if nb is None:
+        return {"status": NA, "why": "chapter 5 has not been executed (no executed notebook)"}
+    glue = glue_values(nb)
+    fused, unfused, ref = (_number(glue.get(k)) for k in LSTM_GLUE)
+    if fused is None or ref is None:
+        return {"status": NA, "why": f"chapter 5 does not glue {LSTM_GLUE[0]!r} and {LSTM_GLUE[2]!r}"}
+    out = {"fused_s": fused, "nn_lstm_s": ref, "fused_vs_nn": round(fused / ref, 3)}
+    if unfused is not None:
+        out["unfused_s"] = unfused
+        out["fused_vs_unfused"] = round(fused / unfused, 3)
+    ok = out["fused_vs_nn"] <= GOALS["fused_vs_nn"] and out.get("fused_vs_unfused", 0) < 1
+    out["status"] = "met" if ok else "NOT met"
+    return out
+
+
+# ----------------------------------------------------------------------------- exercises
+
+def _cell_seconds(cell) -> float | None:
+    ex = cell.get("metadata", {}).get("execution", {})
+    start, end = ex.get("iopub.execute_input"), ex.get("shell.execute_reply")
+    if not (start and end):
+        return None
+    parse = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00"))  # noqa: E731
+    return (parse(end) - parse(start)).total_seconds()
+
+
+def _score(cell) -> float | None:
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "execute_result":
+            return _number(out.get("data", {}).get("text/plain"))
+    return None
+
+
+def training_figures(executed: Path) -> dict:
+    """Seconds of the training cell(s), and the score of the checkpoint-grading cell(s)."""
+    nb = nbformat.read(executed, as_version=4)
+    train_s, graded, errors = 0.0, [], []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        src = cell.source
+        meta = cell.metadata.get("nbgrader", {})
+        if "is_grading()" in src and "save_checkpoint" in src:
+            train_s += _cell_seconds(cell) or 0.0
+        if meta.get("grade") and not meta.get("solution") and "load_checkpoint" in src:
+            graded.append((meta.get("grade_id"), _score(cell), float(meta.get("points", 0))))
+        errors += [f"{meta.get('grade_id') or 'cell'}: {o.ename}" for o in cell.get("outputs", [])
+                   if o.get("output_type") == "error"]
+    full = bool(graded) and all(s is not None and s >= p for _, s, p in graded)
+    return {"train_seconds": round(train_s, 1), "threshold_cells": graded,
+            "threshold_reached": full, "errors": errors}
+
+
+def autograde_seconds(assignment: str, student_dir: Path) -> float:
+    """Wall seconds of ``nbgrader autograde`` for the solution as one submission."""
+    from tests import harness
+
+    course = harness.SCRATCH / "bench-courses" / assignment
+    if course.exists():
+        shutil.rmtree(course)
+    course.mkdir(parents=True)
+    nb_name = harness.notebook_name(assignment)
+    py = sys.executable
+    harness._run([py, "-m", "nbgrader", "generate_assignment", assignment, "--force",
+                  *harness.course_args(course)], ROOT, 600)
+    dest = course / "submitted" / "solution" / assignment
+    dest.mkdir(parents=True)
+    nbformat.write(harness.make_submission(assignment), dest / nb_name)
+    for f in student_dir.iterdir():
+        if f.is_file() and f.suffix in (".safetensors", ".json") and f.name != nb_name:
+            shutil.copy(f, dest / f.name)
+    (dest / "timestamp.txt").write_text("2026-11-28 12:00:00.000000 UTC")
+    t0 = time.perf_counter()
+    harness._run([py, "-m", "nbgrader", "autograde", assignment, "--force", *harness.course_args(course)],
+                 ROOT, 1800)
+    return round(time.perf_counter() - t0, 1)
+
+
+def exercise_figures(names: list[str]) -> dict:
+    from tests import harness
+
+    results = {}
+    for name in names:
+        print(f"[bench] {name}: running the solution notebook as a student ...", flush=True)
+        entry: dict = {}
+        try:
+            student_dir, seconds = harness.run_as_student(name)
+            entry["notebook_seconds"] = round(seconds, 1)
+            entry.update(training_figures(student_dir / harness.notebook_name(name)))
+            print(f"[bench] {name}: autograding the solution ...", flush=True)
+            entry["autograde_seconds"] = autograde_seconds(name, student_dir)
+        except Exception as e:  # noqa: BLE001 - one broken exercise must not hide the others
+            entry["failure"] = f"{type(e).__name__}: {str(e)[:500]}"
+        results[name] = entry
+    return results
+
+
+# ----------------------------------------------------------------------------- make test
+
+def make_test_figure() -> dict:
+    if not WALL_TIME_FILE.exists():
+        return {"status": NA, "why": f"no {WALL_TIME_FILE.relative_to(ROOT)}: run `make test` first"}
+    text = WALL_TIME_FILE.read_text().strip()
+    seconds = _number(text)
+    exit_code = re.search(r"exit (\d+)", text)
+    ok = seconds is not None and seconds <= GOALS["make_test_s"]
+    return {"seconds": seconds, "recorded": text,
+            "exit": int(exit_code.group(1)) if exit_code else None,
+            "status": "met" if ok else "NOT met"}
+
+
+# ----------------------------------------------------------------------------- report
+
+def _ok(flag: bool) -> str:
+    return "met" if flag else "NOT met"
+
+
+def render(data: dict) -> str:
+    rows: list[tuple[str, str, str, str]] = []
+    book = data.get("book")
+    if book:
+        b = book["builds"]
+        rows.append(("Book: cold build (every chapter executed)", f"{b['cold']['seconds']:.0f} s "
+                     f"({b['cold']['cpu_seconds']:.0f} CPU s)", f"<= {bench_book.COLD_GOAL_S:.0f} s on 2 cores",
+                     _ok(book["cold_ok"])))
+        frac = book["warm_fraction"]
+        rows.append(("Book: warm rebuild, nothing changed", f"{b['warm']['seconds']:.1f} s ({frac:.0%} of cold)",
+                     f"<= {bench_book.WARM_GOAL_FRACTION:.0%} of cold",
+                     _ok(frac is not None and frac <= bench_book.WARM_GOAL_FRACTION)))
+        rows.append((f"Book: one chapter's code edited (`{book['chapter_edited']}`)",
+                     f"{b['edit']['seconds']:.0f} s, re-executed: "
+                     f"{', '.join(b['edit']['executed_by_log']) or 'nothing'}",
+                     "re-executes only that chapter", _ok(book["edit_reexecuted_only_that_chapter"])))
+    else:
+        rows.append(("Book builds", NA, f"cold <= {bench_book.COLD_GOAL_S:.0f} s, warm <= 10 % of cold", "-"))
+
+    for name, ex in sorted(data.get("exercises", {}).items()):
+        if "failure" in ex:
+            rows.append((f"`{name}`: reference model to threshold", f"FAILED: {ex['failure']}",
+                         f"<= {GOALS['train_s']:.0f} s", "NOT met"))
+            continue
+        cells = ", ".join(f"{g} {s:g}/{p:g}" if s is not None else f"{g} no score"
+                          for g, s, p in ex["threshold_cells"]) or "no checkpoint-grading cell"
+        t = ex["train_seconds"]
+        rows.append((f"`{name}`: reference model training to its threshold", f"{t:.0f} s ({cells})",
+                     f"<= {GOALS['train_s']:.0f} s (aim {GOALS['train_aim_s']:.0f} s), full marks",
+                     _ok(t <= GOALS["train_s"] and ex["threshold_reached"])))
+        rows.append((f"`{name}`: nbgrader autograde of one notebook", f"{ex['autograde_seconds']:.0f} s",
+                     f"<= {GOALS['autograde_s']:.0f} s", _ok(ex["autograde_seconds"] <= GOALS["autograde_s"])))
+    if not data.get("exercises"):
+        rows.append(("Exercises: training and autograding", NA, f"<= {GOALS['train_s']:.0f} s each", "-"))
+
+    lm = data["lm"]
+    if lm["status"] == NA:
+        rows.append(("LM perplexity / entropy bound (chapter 2)", f"{NA} ({lm['why']})",
+                     f"<= {GOALS['lm_ratio']}x", "-"))
+    else:
+        rows.append(("LM perplexity / entropy bound (chapter 2)",
+                     f"{lm['ratio']:.3f}x (perplexity {lm['perplexity']:.3f}, bound {lm['bound']:.3f})",
+                     f"<= {GOALS['lm_ratio']}x", lm["status"]))
+    ls = data["lstm"]
+    if ls["status"] == NA:
+        rows.append(("Fused LSTM vs nn.LSTM time (chapter 5)", f"{NA} ({ls['why']})",
+                     f"<= {GOALS['fused_vs_nn']:g}x nn.LSTM, faster than unfused", "-"))
+    else:
+        extra = f"; {ls['fused_vs_unfused']:.2f}x unfused" if "fused_vs_unfused" in ls else ""
+        rows.append(("Fused LSTM vs nn.LSTM time (chapter 5)", f"{ls['fused_vs_nn']:.2f}x nn.LSTM{extra}",
+                     f"<= {GOALS['fused_vs_nn']:g}x nn.LSTM, faster than unfused", ls["status"]))
+    mt = data["make_test"]
+    if mt["status"] == NA:
+        rows.append(("`make test` wall time", f"{NA} ({mt['why']})", f"<= {GOALS['make_test_s'] / 60:.0f} min", "-"))
+    else:
+        rows.append(("`make test` wall time", f"{mt['seconds'] / 60:.1f} min ({mt['recorded']})",
+                     f"<= {GOALS['make_test_s'] / 60:.0f} min", mt["status"]))
+
+    lines = [
+        "# Course benchmark report",
+        "",
+        "Written by `make bench` (`scripts/bench_course.py`); do not edit by hand.",
+        "",
+        f"- when: {data['date']}, commit `{data['commit']}`",
+        f"- machine: {data['machine']}, {data['cpus']} CPUs; load average (1 min) at start "
+        f"{data['load_start']}, at end {data['load_end']}",
+        "- wall times grow with the machine's load: on a shared machine compare the CPU seconds "
+        "in docs/benchmarks/book.md, or rerun on an idle one",
+        "",
+        "| figure | measured | goal | status |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    lines += ["", "Book build details: [book.md](book.md). Raw figures: [report.json](report.json).", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--skip-book", action="store_true", help="reuse docs/benchmarks/book.json")
+    parser.add_argument("--skip-exercises", action="store_true", help="no training or autograding")
+    parser.add_argument("--only", nargs="*", help="exercises to measure (default: all in solutions/)")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+
+    data: dict = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": bench_book._git(ROOT, "rev-parse", "--short", "HEAD"),
+        "cpus": os.cpu_count(),
+        "machine": bench_book.platform.platform(),
+        "load_start": round(os.getloadavg()[0], 2),
+    }
+    if args.skip_book:
+        data["book"] = json.loads(bench_book.OUT_JSON.read_text()) if bench_book.OUT_JSON.exists() else None
+    else:
+        print("[bench] book: cold, warm, touched and edited builds in a scratch copy ...", flush=True)
+        data["book"] = bench_book.run(ROOT, executed_to=EXECUTED)
+        bench_book.OUT_JSON.parent.mkdir(parents=True, exist_ok=True)
+        bench_book.OUT_MD.write_text(bench_book.render(data["book"]))
+        bench_book.OUT_JSON.write_text(json.dumps(data["book"], indent=2) + "\n")
+    names = [] if args.skip_exercises else (args.only or assignments(SOLUTIONS))
+    data["exercises"] = exercise_figures(names)
+    data["lm"] = lm_figure()
+    data["lstm"] = lstm_figure()
+    data["make_test"] = make_test_figure()
+    data["load_end"] = round(os.getloadavg()[0], 2)
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    report = render(data)
+    args.out.write_text(report)
+    (args.out.parent / OUT_JSON.name).write_text(json.dumps(data, indent=2, default=str) + "\n")
+    print(report)
+    broken = [n for n, e in data["exercises"].items() if "failure" in e]
+    if data.get("book") and any(r["returncode"] != 0 for r in data["book"]["builds"].values()):
+        broken.append("book build")
+    if broken:
+        print(f"measurements that broke: {broken}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,252 @@
+"""Make what an instructor publishes to students: dist/student-bundle/ and its zip.
+
+    python scripts/make_bundle.py            # `make bundle` builds the book first, then runs this
+
+The bundle holds
+
+- ``book/``: the built HTML book (``_build/html``), readable offline;
+- ``exercises/``: the released notebooks (``exercises/``, generated from ``solutions/``);
+- ``wheels/rnn_course_student-<version>-py3-none-any.whl``: the teaching package
+  ``rnncourse`` and the part of ``autograder`` that a notebook's visible tests import
+  (``run_tests``, the checks, the oracles, the integrity snapshot), with the dependencies
+  a student needs; nbgrader and the instructor tools (release, leak scan, batch grader,
+  nbgrader extensions and templates) are left out;
+- ``README.md``: how to start.
+
+Never inside (checked here and by tests/test_bundle.py): solutions, hidden tests, wrong
+variants, reference checkpoints, gradebooks, ``nbgrader_config.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HTML = ROOT / "_build" / "html"
+EXERCISES = ROOT / "exercises"
+NAME = "student-bundle"
+# Not for students: nbgrader is the instructor's tool; the jsonschema pin only speeds up
+# the instructor's build and grading processes.
+NOT_FOR_STUDENTS = {"nbgrader", "jsonschema"}
+# autograder modules that must never reach a student (grading tools, not test helpers).
+INSTRUCTOR_MODULES = {"release", "leaks", "nbgrader_ext", "batch", "intake", "report", "sandbox",
+                      "worker"}
+# File-name rules shared with tests/test_bundle.py.
+FORBIDDEN_PARTS = {"solutions", "variants", "grading", "gradebook", "autograded", "submitted", "feedback"}
+FORBIDDEN_NAMES = re.compile(r"(^nbgrader_config\.py$|gradebook|\.db$|\.sqlite3?$|\.safetensors$|\.pt$|"
+                             r"\.pth$|\.ckpt$|\.pkl$|\.pickle$)", re.I)
+
+
+class BundleError(RuntimeError):
+    pass
+
+
+def forbidden(rel: str) -> str | None:
+    """Why the bundle path ``rel`` must not ship, or None."""
+    parts = Path(rel).parts
+    bad = FORBIDDEN_PARTS & {p.lower() for p in parts}
+    if bad:
+        return f"folder {sorted(bad)[0]!r}"
+    if FORBIDDEN_NAMES.search(parts[-1]):
+        return "instructor or checkpoint file"
+    return None
+
+
+# ----------------------------------------------------------------------------- the wheel
+
+def _imported_autograder_modules(source: str, package: list[str] | None = None) -> set[str]:
+    """autograder submodules (``cells``, ``oracles.rnn``) that ``source`` imports.
+
+    ``package``: where ``source`` lives, as parts below ``autograder`` (``[]`` for the package
+    itself, ``["oracles"]`` for ``autograder/oracles/*.py``), to resolve relative imports."""
+    lines = [ln for ln in source.splitlines() if not ln.lstrip().startswith(("%", "!"))]
+    try:
+        tree = ast.parse("\n".join(lines))
+    except SyntaxError:
+        return set()
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                if package is None:
+                    continue
+                base = package[: len(package) - (node.level - 1)] if node.level > 1 else package
+                mod = ".".join(["autograder", *base, *([node.module] if node.module else [])])
+            else:
+                mod = node.module or ""
+            names = [mod] + [f"{mod}.{a.name}" for a in node.names]
+        else:
+            continue
+        for n in names:
+            if n == "autograder" or n.startswith("autograder."):
+                found.add(n.removeprefix("autograder").lstrip("."))
+    return found
+
+
+def _module_file(pkg: Path, dotted: str) -> Path | None:
+    if not dotted:
+        return pkg / "__init__.py"
+    base = pkg.joinpath(*dotted.split("."))
+    if base.with_suffix(".py").is_file():
+        return base.with_suffix(".py")
+    if (base / "__init__.py").is_file():
+        return base / "__init__.py"
+    return None
+
+
+def student_autograder_files(notebooks: list[Path]) -> list[Path]:
+    """The autograder files that the released notebooks need, closed over their imports."""
+    import nbformat
+
+    pkg = ROOT / "autograder"
+    wanted = {""}  # autograder/__init__.py: importing any submodule runs it
+    for nb_path in notebooks:
+        nb = nbformat.read(nb_path, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                wanted |= _imported_autograder_modules(cell.source)
+    wanted.add("oracles")  # public by design (GRADING.md): ship the whole family
+    files, todo = set(), list(wanted)
+    while todo:
+        dotted = todo.pop()
+        path = _module_file(pkg, dotted)
+        if path is None:
+            continue  # a name imported from a module (``from autograder import run_tests``)
+        if path in files:
+            continue
+        files.add(path)
+        if path.name == "__init__.py" and dotted == "oracles":
+            for sub in sorted(path.parent.glob("*.py")):
+                todo.append(f"oracles.{sub.stem}")
+        package = list(path.parent.relative_to(pkg).parts)
+        todo.extend(_imported_autograder_modules(path.read_text(), package))
+    bad = sorted(f.relative_to(ROOT).as_posix() for f in files if f.stem in INSTRUCTOR_MODULES)
+    if bad:
+        raise BundleError(f"the student package would include instructor modules: {bad}")
+    return sorted(files)
+
+
+def build_wheel(dest: Path, notebooks: list[Path]) -> Path:
+    """Build rnn_course_student-<version>-py3-none-any.whl into ``dest``."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    deps = [d for d in project["dependencies"]
+            if re.split(r"[<>=!~ \[]", d, maxsplit=1)[0].lower() not in NOT_FOR_STUDENTS]
+    with tempfile.TemporaryDirectory(prefix="student-wheel-") as tmp:
+        stage = Path(tmp) / "src"
+        shutil.copytree(ROOT / "rnncourse", stage / "rnncourse",
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        for f in student_autograder_files(notebooks):
+            target = stage / f.relative_to(ROOT)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(f, target)
+        deps_toml = ",\n    ".join(f'"{d}"' for d in deps)
+        (stage / "pyproject.toml").write_text(f'''[build-system]
+requires = ["setuptools>=61"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "rnn-course-student"
+version = "{project["version"]}"
+description = "What a student of the RNN course needs to run the exercises and their visible tests"
+requires-python = "{project.get("requires-python", ">=3.11")}"
+dependencies = [
+    {deps_toml},
+]
+
+[project.optional-dependencies]
+jupyter = ["notebook>=7"]
+
+[tool.setuptools.packages.find]
+include = ["rnncourse*", "autograder*"]
+''')
+        dest.mkdir(parents=True, exist_ok=True)
+        proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                               "-q", "-w", str(dest), str(stage)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise BundleError(f"building the student wheel failed:\n{proc.stdout}\n{proc.stderr}")
+    (wheel,) = sorted(dest.glob("rnn_course_student-*.whl"))
+    return wheel
+
+
+# ----------------------------------------------------------------------------- the bundle
+
+README = """# Recurrent neural networks, executable: student bundle
+
+1. **Read the book**: open `book/index.html` in a browser (it works offline).
+2. **Set up Python** (3.11 or newer), once:
+
+   ```bash
+   python -m venv rnn-venv
+   source rnn-venv/bin/activate              # Windows: rnn-venv\\Scripts\\activate
+   pip install torch                         # or the CUDA build for your GPU (pytorch.org)
+   pip install "wheels/{wheel}[jupyter]"
+   ```
+3. **Do an exercise**: `jupyter notebook exercises/`, open one, fill in every
+   `# YOUR CODE HERE` cell, and run the test cells: each prints which visible tests pass and
+   the points they give. The grader also runs hidden tests, so passing the visible ones is
+   necessary, not sufficient.
+4. **Train** where a notebook says so (a GPU or Colab helps; every model also trains on a
+   laptop CPU in a few minutes). Hand in the notebook together with the `.safetensors` and
+   `.json` files the training cell saved beside it.
+"""
+
+
+def make_bundle(out: Path, html: Path = HTML) -> tuple[Path, Path]:
+    if not (html / "index.html").exists():
+        raise BundleError(f"no built book in {html}: run `make book` first")
+    notebooks = sorted(EXERCISES.glob("*/*.ipynb"))
+    if not notebooks:
+        raise BundleError("no released exercises in exercises/")
+    folder, zpath = out / NAME, out / f"{NAME}.zip"
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    shutil.copytree(html, folder / "book", ignore=shutil.ignore_patterns(".buildinfo", ".doctrees"))
+    shutil.copytree(EXERCISES, folder / "exercises",
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "*.safetensors"))
+    wheel = build_wheel(folder / "wheels", notebooks)
+    (folder / "README.md").write_text(README.format(wheel=wheel.name))
+
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    bad = [f"{p.relative_to(folder)} ({why})" for p in files if (why := forbidden(str(p.relative_to(folder))))]
+    if bad:
+        raise BundleError("instructor files in the bundle: " + ", ".join(bad))
+    if zpath.exists():
+        zpath.unlink()
+    with zipfile.ZipFile(zpath, "w", zipfile.ZIP_DEFLATED) as zf:
+        for p in files:  # sorted, fixed timestamps: the same inputs give the same zip
+            info = zipfile.ZipInfo(f"{NAME}/{p.relative_to(folder).as_posix()}", date_time=(2026, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, p.read_bytes())
+    return folder, zpath
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=ROOT / "dist", help="output folder (default: dist/)")
+    parser.add_argument("--html", type=Path, default=HTML, help="the built book (default: _build/html)")
+    args = parser.parse_args(argv)
+    try:
+        folder, zpath = make_bundle(args.out, args.html)
+    except BundleError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    n = sum(1 for p in folder.rglob("*") if p.is_file())
+    print(f"{folder} ({n} files), {zpath} ({zpath.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
