@@ -26,13 +26,14 @@ def lm_params(V: int, H: int, seed: int, scale: float = 0.5, dtype=np.float64) -
 def teacher_forced_inputs(y, V: int, shift: int = 1) -> torch.Tensor:
     """(N, T, V) float64 one-hot inputs: zeros at t = 1, one_hot(y<t-1>) after.
 
-    ``shift=0`` gives the off-by-one mistake x<t> = one_hot(y<t>), for diagnoses.
+    ``shift=0`` gives the off-by-one mistake x<t> = one_hot(y<t>) for t > 1, for diagnoses.
     """
     y = torch.as_tensor(np.asarray(y), dtype=torch.long)
     x = torch.zeros(*y.shape, V, dtype=torch.float64)
     if shift == 0:
-        return F.one_hot(y, V).double()
-    x[:, 1:] = F.one_hot(y[:, :-1], V).double()
+        x[:, 1:] = F.one_hot(y[:, 1:], V).double()
+    else:
+        x[:, 1:] = F.one_hot(y[:, :-1], V).double()
     return x
 
 
