@@ -483,6 +483,9 @@ def _error_page(student: str, assignment: str, name: str, result: dict) -> str:
 
 
 def main(argv: list[str]) -> int:
+    import warnings
+
+    warnings.filterwarnings("ignore", message=".*not in session.*")  # nbgrader's SQLAlchemy noise
     scratch = Path(argv[0]).resolve()
     try:
         result = run(scratch)
