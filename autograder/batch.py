@@ -325,7 +325,14 @@ def record(gb, result: dict, timestamp: str | None) -> None:
     """Write one result into the gradebook (one transaction, idempotent)."""
     student, assignment = result["student"], result["assignment"]
     gb.update_or_create_student(student)
-    kwargs = {"timestamp": timestamp} if timestamp else {}
+    kwargs = {}
+    if timestamp:
+        from nbgrader.utils import parse_utc
+
+        try:
+            kwargs["timestamp"] = parse_utc(timestamp)
+        except (ValueError, OverflowError):
+            result.setdefault("errors", []).append(f"timestamp.txt: cannot read {timestamp!r}")
     gb.update_or_create_submission(assignment, student, **kwargs)
     for nb_name, data in result.get("notebooks", {}).items():
         for cell, g in data["grades"].items():

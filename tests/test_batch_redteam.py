@@ -1,7 +1,7 @@
 """The red-team batch through the real grader: locally (2 workers) and on a Dask cluster.
 
 tests/redteam/make_batch.py writes a tiny course and one submission per attack; the grader
-runs them with short limits (60 s a notebook, 10 s a cell, 2 GiB). Checked: every student
+runs them with short limits (90 s a notebook, 15 s a cell, 2 GiB). Checked: every student
 gets exactly one row and one gradebook submission; the correct one scores 20/20; each attack
 scores what EXPECT says (0 for what it attacked) or is flagged; nothing outside the scratch
 folders changed (course, class folder, home, /tmp, the loopback listener); no feedback page
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import logging
 import os
 import secrets
@@ -36,7 +37,7 @@ pytestmark = [
     pytest.mark.skipif(sandbox.probe()[0] != "bwrap",
                        reason=f"bubblewrap is not usable here: {sandbox.probe()[1]}"),
 ]
-LIMITS = ["--wall", "60", "--cell-timeout", "10", "--mem", "2048", "--require-sandbox"]
+LIMITS = ["--wall", "90", "--cell-timeout", "15", "--mem", "2048", "--require-sandbox"]
 DASK_SUBSET = ["correct", "blank", "invalid_json", "infinite_loop", "os_exit", "patch_numpy", "network"]
 
 
@@ -61,6 +62,11 @@ def _grader(*args: str) -> subprocess.CompletedProcess:
 def _rows(out: Path) -> dict[str, dict]:
     with open(out / "grades.csv") as f:
         return {r["student"]: r for r in csv.DictReader(f)}
+
+
+def _outputs(path: Path) -> str:
+    nb = json.loads(path.read_text())
+    return "\n".join("".join(o.get("text", "")) for c in nb["cells"] for o in c.get("outputs", []))
 
 
 @pytest.fixture(scope="module")
@@ -136,10 +142,10 @@ def test_nothing_outside_the_scratch_folders_changed(graded):
               graded["paths"]["course"] / f"rt-pwned-course-{tok}.txt", out / f"rt-pwned-out-{tok}.txt",
               Path.home() / "rt-pwned-own-home.txt"]:
         assert not p.exists(), p
-    text = "".join(p.read_text() for p in (out / "autograded").rglob("*.ipynb"))
+    text = "\n".join(_outputs(p) for p in (out / "autograded").rglob("*.ipynb"))
     assert "READ-OK" not in text and "NET-OK" not in text
     assert "READ-BLOCKED" in text and "NET-BLOCKED" in text  # the attacks did run
-    writes = [ln for ln in text.split("\\n") if "WRITE-OK" in ln]
+    writes = [ln for ln in text.splitlines() if "WRITE-OK" in ln]
     assert writes and all("/home/student/" in w or "/tmp/rt-pwned-tmp" in w for w in writes), writes
     assert not list(Path(os.environ.get("TMPDIR", "/tmp")).glob("rnn-grade-*/submitted/correct")), \
         "a scratch folder of this run was left behind"
