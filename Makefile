@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 JOBS ?= 2
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: all book exercises test test-fast lint gpu-check clean help bench bundle
+.PHONY: all book exercises test test-fast lint gpu-check clean help bench bundle grade
 .DEFAULT_GOAL := all
 
 help:  ## list the targets
@@ -27,6 +27,10 @@ exercises: $(BIN)/.installed  ## regenerate exercises/ from solutions/ (nbgrader
 
 book: $(BIN)/.installed  ## build the HTML book into _build/html (chapters executed, warnings are errors)
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+
+grade: $(BIN)/.installed  ## grade a class: make grade SUBMISSIONS=folder-or.zip [GRADE_ARGS="--workers 4"] (docs/grading.md)
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=<folder or zip> [GRADE_ARGS=...]"; exit 2; }
+	$(BIN)/rnn-grade "$(SUBMISSIONS)" $(GRADE_ARGS)
 
 test: $(BIN)/.installed  ## run all tests (solutions 20/20, blanks 0, wrong variants, leaks, drift, the book)
 	@mkdir -p _build; start=$$(date +%s); \

@@ -36,6 +36,8 @@ import tarfile
 import tempfile
 import time
 import traceback
+import warnings
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +77,26 @@ def _env() -> dict[str, str]:
             "PYTHONPATH": str(PACKAGE_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
 
+def _fast_alembic() -> None:
+    """nbgrader asks `alembic heads` in a subprocess for every new gradebook: seconds each.
+    Answer it in this process (same value) and cache it."""
+    import functools
+
+    import nbgrader
+    import nbgrader.api
+
+    @functools.cache
+    def head() -> str:
+        from alembic.config import Config as AlembicConfig
+        from alembic.script import ScriptDirectory
+
+        cfg = AlembicConfig()
+        cfg.set_main_option("script_location", str(Path(nbgrader.__file__).parent / "alembic"))
+        return ScriptDirectory.from_config(cfg).get_current_head()
+
+    nbgrader.api.get_alembic_version = head
+
+
 def build_kit(course: Path, assignment: str, course_id: str) -> Kit:
     """Run nbgrader generate_assignment into a scratch gradebook; describe every test cell."""
     import nbformat
@@ -84,14 +106,7 @@ def build_kit(course: Path, assignment: str, course_id: str) -> Kit:
 
     with tempfile.TemporaryDirectory(prefix="rnn-grade-kit-") as tmp:
         tmp = Path(tmp)
-        cmd = [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force", "--quiet",
-               f"--CourseDirectory.root={course}", "--CourseDirectory.source_directory=solutions",
-               f"--CourseDirectory.release_directory={tmp / 'release'}",
-               f"--CourseDirectory.course_id={course_id}",
-               f"--CourseDirectory.db_url=sqlite:///{tmp / 'gradebook.db'}"]
-        proc = subprocess.run(cmd, cwd=course, capture_output=True, text=True, env=_env())
-        if proc.returncode != 0:
-            raise GradingError(f"nbgrader generate_assignment {assignment} failed:\n{proc.stdout}{proc.stderr}")
+        _generate(course, assignment, course_id, tmp)
         release = tmp / "release" / assignment
         notebooks, files = {}, []
         for src in sorted((course / "solutions" / assignment).glob("*.ipynb")):
@@ -128,6 +143,32 @@ def build_kit(course: Path, assignment: str, course_id: str) -> Kit:
             for name in ("gradebook.db", "kit.json", "source"):
                 tar.add(tmp / name, arcname=name)
         return Kit(assignment, buf.getvalue(), info)
+
+
+def _generate(course: Path, assignment: str, course_id: str, tmp: Path) -> None:
+    """nbgrader generate_assignment, in this process, into tmp/release and tmp/gradebook.db.
+
+    The course's own nbgrader_config.py (header, preprocessors) is loaded first, so the kit
+    matches the released exercises; the folders and the database are then overridden.
+    """
+    from nbgrader.apps.api import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+
+    c = Config()
+    if (course / "nbgrader_config.py").exists():
+        c.merge(PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config())
+    c.CourseDirectory.root = str(course)
+    c.CourseDirectory.source_directory = "solutions"
+    c.CourseDirectory.release_directory = str(tmp / "release")
+    c.CourseDirectory.course_id = course_id
+    c.CourseDirectory.db_url = f"sqlite:///{tmp / 'gradebook.db'}"
+    api = NbGraderAPI(coursedir=CourseDirectory(config=c), config=c)
+    out = api.generate_assignment(assignment, force=True, create=True)
+    if not out.get("success"):
+        raise GradingError(f"nbgrader generate_assignment {assignment} failed:\n"
+                           f"{out.get('log', '')[-3000:]}{out.get('error', '')[-3000:]}")
 
 
 def _test_names(source: str) -> list[str]:
@@ -284,7 +325,14 @@ def record(gb, result: dict, timestamp: str | None) -> None:
     """Write one result into the gradebook (one transaction, idempotent)."""
     student, assignment = result["student"], result["assignment"]
     gb.update_or_create_student(student)
-    kwargs = {"timestamp": timestamp} if timestamp else {}
+    kwargs = {}
+    if timestamp:
+        from nbgrader.utils import parse_utc
+
+        try:
+            kwargs["timestamp"] = parse_utc(timestamp)
+        except (ValueError, OverflowError):
+            result.setdefault("errors", []).append(f"timestamp.txt: cannot read {timestamp!r}")
     gb.update_or_create_submission(assignment, student, **kwargs)
     for nb_name, data in result.get("notebooks", {}).items():
         for cell, g in data["grades"].items():
@@ -326,6 +374,8 @@ def grade(args) -> int:
     db_url = args.db or f"sqlite:///{out / 'gradebook.db'}"
     limits = sandbox.Limits(wall_s=args.wall, cell_s=min(args.cell_timeout, args.wall), mem_mb=args.mem,
                             nproc=args.nproc)
+    if not Path(args.submissions).exists():
+        raise GradingError(f"{args.submissions}: no such folder or zip file")
     names = args.assignment or discover(course)
     if args.scheduler:
         where, workers = f"Dask cluster at {args.scheduler}", None
@@ -341,10 +391,17 @@ def grade(args) -> int:
     print(f"rnn-grade: {', '.join(names)} from {args.submissions} on {where}; sandbox: {mode} ({why})",
           file=sys.stderr)
 
+    _fast_alembic()
+    phases, t = {}, time.monotonic()
     kits = {a: build_kit(course, a, args.course_id) for a in names}
+    phases["kits_s"], t = round(time.monotonic() - t, 2), time.monotonic()
     seed_gradebook(db_url, args.course_id, list(kits.values()))
+    phases["seed_s"], t = round(time.monotonic() - t, 2), time.monotonic()
     spec = {a: {"notebooks": list(k.info["notebooks"]), "files": k.info["files"]} for a, k in kits.items()}
-    batch = intake.read(Path(args.submissions), spec)
+    try:
+        batch = intake.read(Path(args.submissions), spec)
+    except (OSError, zipfile.BadZipFile) as e:
+        raise GradingError(f"cannot read the submissions: {e}") from None
     tasks = []
     for s in batch.submissions:
         tasks.append({"student": s.student, "assignment": s.assignment, "files": s.files, "errors": s.errors,
@@ -353,6 +410,7 @@ def grade(args) -> int:
                       "require_sandbox": args.require_sandbox, "scratch_base": args.scratch,
                       "keep_scratch": args.keep_scratch})
     secrets = {a: set(k.info["secrets"]) for a, k in kits.items()}
+    phases["intake_s"] = round(time.monotonic() - t, 2)
 
     from nbgrader.api import Gradebook
     from tqdm import tqdm
@@ -382,7 +440,7 @@ def grade(args) -> int:
     errors = report.error_list(rows, batch.problems)
     (out / "errors.txt").write_text(errors)
     (out / "run.json").write_text(json.dumps({
-        "submissions": len(tasks), "seconds": round(elapsed, 2), "where": where, "sandbox": mode,
+        "submissions": len(tasks), "seconds": round(elapsed, 2), **phases, "where": where, "sandbox": mode,
         "sandbox_detail": why, "limits": limits.__dict__, "db": _hide_password(db_url)}, indent=1))
     if not args.quiet:
         print(text, end="")
@@ -504,6 +562,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    sys.modules.setdefault("rfc3987_syntax", None)  # see autograder/worker.py
+    warnings.filterwarnings("ignore", message=".*not in session.*")  # nbgrader's SQLAlchemy noise
     args = parser().parse_args(argv)
     args.package = args.package or list(DEFAULT_PACKAGES)
     os.environ["PATH"] = _env()["PATH"]  # nbgrader's Gradebook runs `alembic` for a new database

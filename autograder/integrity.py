@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import re
 import sys
 from dataclasses import dataclass
 
@@ -164,6 +165,7 @@ FAKE_PROTOCOLS = {"__array_function__", "__array_ufunc__", "__torch_function__",
                   "__torch_dispatch__", "__instancecheck__", "__subclasscheck__", "__array_priority__"}
 SYS_ATTRS = {"modules", "meta_path", "path_hooks", "path_importer_cache", "settrace", "setprofile",
              "displayhook", "excepthook", "stdout", "stderr", "_getframe", "addaudithook"}
+HISTORY = {"In", "Out", "_ih", "_oh", "_dh"}
 IPYTHON_OK = {"run_line_magic", "run_cell_magic"}
 REVIEW_OS = {"system", "popen", "fork", "forkpty", "kill", "killpg", "_exit", "execv", "execve",
              "execvp", "spawnv", "posix_spawn", "chdir", "remove", "unlink", "rmdir", "symlink",
@@ -295,8 +297,8 @@ class _Scanner(ast.NodeVisitor):
     def visit_Name(self, node: ast.Name) -> None:
         if isinstance(node.ctx, ast.Store | ast.Del):
             self._check_store(node.id, node)
-        elif node.id in ("get_ipython", "__builtins__", "__loader__", "__spec__"):
-            pass  # judged at the call / attribute below
+        elif node.id in HISTORY or re.fullmatch(r"_i+\d*", node.id):
+            self.add("review", f"reads the notebook's input/output history ({node.id})", node)
         self.generic_visit(node)
 
     def visit_Global(self, node: ast.Global) -> None:

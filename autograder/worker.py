@@ -347,6 +347,9 @@ def _nbgrader_config(scratch: Path, task: dict, limits: sandbox.Limits):
     c.CourseDirectory.db_url = f"sqlite:///{scratch / 'kit' / 'gradebook.db'}"
     c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
     c.Execute.timeout = int(limits.cell_s)
+    # after a cell's time limit the kernel is interrupted; on a busy machine printing the
+    # KeyboardInterrupt can take seconds, and nbclient's default 4 s would call it stuck
+    c.Execute.iopub_timeout = int(min(30, max(10, limits.cell_s)))
     c.Execute.startup_timeout = 120
     # IPC sockets in a folder the sandbox shares: the kernel has no network, not even loopback
     c.KernelManager.transport = "ipc"
@@ -483,6 +486,9 @@ def _error_page(student: str, assignment: str, name: str, result: dict) -> str:
 
 
 def main(argv: list[str]) -> int:
+    import warnings
+
+    warnings.filterwarnings("ignore", message=".*not in session.*")  # nbgrader's SQLAlchemy noise
     scratch = Path(argv[0]).resolve()
     try:
         result = run(scratch)

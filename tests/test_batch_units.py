@@ -280,3 +280,39 @@ def test_interrupted_test_does_not_pass(capsys):
     exec(compile(code, "<interrupted-cell>", "exec"), ns)
     assert ns["score"] < 2
     assert "[PASS] test_endless" not in capsys.readouterr().out
+
+
+def test_record_is_idempotent_and_keeps_manual_scores(tmp_path):
+    """The coordinator's gradebook write: re-recording updates the same rows, adds none."""
+    from nbgrader.api import Gradebook
+
+    batch._fast_alembic()
+    db = f"sqlite:///{tmp_path / 'gb.db'}"
+    with Gradebook(db, "c") as gb:
+        gb.add_assignment("ex01")
+        gb.add_notebook("ex01", "ex01")
+        gb.add_grade_cell("t1", "ex01", "ex01", max_score=5, cell_type="code")
+        gb.add_grade_cell("t2", "ex01", "ex01", max_score=15, cell_type="code")
+        gb.add_solution_cell("s1", "ex01", "ex01")
+    result = {"student": "alice", "assignment": "ex01", "notebooks": {"ex01": {
+        "grades": {"t1": {"auto_score": 5.0, "manual_score": None, "needs_manual_grade": False},
+                   "t2": {"auto_score": 7.5, "manual_score": None, "needs_manual_grade": False}},
+        "comments": {"s1": None}}}}
+    for _ in range(3):
+        with Gradebook(db, "c") as gb:
+            batch.record(gb, result, "2025-01-01 10:00:00")
+    with Gradebook(db, "c") as gb:
+        [sub] = gb.assignment_submissions("ex01")
+        assert sub.score == 12.5 and len(sub.notebooks[0].grades) == 2
+        assert str(sub.timestamp).startswith("2025-01-01 10:00:00")
+        gb.find_grade("t2", "ex01", "ex01", "alice").manual_score = 10.0  # an instructor's regrade
+        gb.db.commit()
+    with Gradebook(db, "c") as gb:
+        batch.record(gb, result, None)
+        assert gb.find_submission("ex01", "alice").score == 15.0  # the manual score survives
+    tampered = json.loads(json.dumps(result))
+    tampered["notebooks"]["ex01"]["grades"]["t1"].update(manual_score=0.0, needs_manual_grade=True)
+    with Gradebook(db, "c") as gb:
+        batch.record(gb, tampered, None)
+        g = gb.find_grade("t1", "ex01", "ex01", "alice")
+        assert (g.score, g.auto_score, g.needs_manual_grade) == (0.0, 5.0, True)

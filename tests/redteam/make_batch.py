@@ -225,6 +225,8 @@ for p in [pathlib.Path.home() / "rt-pwned-own-home.txt", {str(home_marker)!r},
     except OSError as e:
         print("WRITE-BLOCKED", p, type(e).__name__)
 '''}},
+        "print_history": {"cells": {**c, "train": c["train"] + "\nprint('\\n'.join(_ih))"},
+                          "checkpoint": "good"},
         "pickle_checkpoint": {"cells": c, "checkpoint": "pickle"},
         "symlink_to_solutions": {"cells": c, "checkpoint": "symlink"},
         "patch_numpy": {"cells": {**w, "scaled_tanh": w["scaled_tanh"] + "\nnp.allclose = lambda *a, **k: True\n"
@@ -265,6 +267,7 @@ EXPECT = {
     "read_instructor_files": (0, 0, False, ""),
     "network": (0, 0, False, ""),
     "write_home_and_tmp": (0, 0, False, ""),
+    "print_history": (20, 20, False, ""),  # prints the hidden tests: redacted from its feedback
     "pickle_checkpoint": (10, 10, False, ""),  # the model cell: not a safetensors file
     "symlink_to_solutions": (10, 10, False, "symbolic link"),
     "patch_numpy": (0, 0, True, ""),

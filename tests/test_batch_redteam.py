@@ -1,0 +1,200 @@
+"""The red-team batch through the real grader: locally (2 workers) and on a Dask cluster.
+
+tests/redteam/make_batch.py writes a tiny course and one submission per attack; the grader
+runs them with short limits (90 s a notebook, 15 s a cell, 2 GiB). Checked: every student
+gets exactly one row and one gradebook submission; the correct one scores 20/20; each attack
+scores what EXPECT says (0 for what it attacked) or is flagged; nothing outside the scratch
+folders changed (course, class folder, home, /tmp, the loopback listener); no feedback page
+holds a hidden-test or solution line; and a Dask cluster on loopback, writing into the same
+gradebook, gives identical grades without duplicating a row.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from autograder import batch, leaks, sandbox
+
+sys.path.insert(0, str(Path(__file__).parent / "redteam"))
+import make_batch  # noqa: E402
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.xdist_group("batch_redteam"),
+    pytest.mark.skipif(sandbox.probe()[0] != "bwrap",
+                       reason=f"bubblewrap is not usable here: {sandbox.probe()[1]}"),
+]
+LIMITS = ["--wall", "90", "--cell-timeout", "15", "--mem", "2048", "--require-sandbox"]
+DASK_SUBSET = ["correct", "blank", "invalid_json", "infinite_loop", "os_exit", "patch_numpy", "network"]
+
+
+def _tree_hash(root: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        h.update(str(p.relative_to(root)).encode())
+        if p.is_symlink():
+            h.update(os.readlink(p).encode())
+        elif p.is_file():
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def _grader(*args: str) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "autograder.batch", *args, "--quiet"],
+                          capture_output=True, text=True, env=batch._env(), timeout=1800)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+def _rows(out: Path) -> dict[str, dict]:
+    with open(out / "grades.csv") as f:
+        return {r["student"]: r for r in csv.DictReader(f)}
+
+
+def _outputs(path: Path) -> str:
+    nb = json.loads(path.read_text())
+    return "\n".join("".join(o.get("text", "")) for c in nb["cells"] for o in c.get("outputs", []))
+
+
+@pytest.fixture(scope="module")
+def listener():
+    """A loopback TCP server the network attack tries to reach; records every connection."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    srv.settimeout(0.5)
+    hits, stop = [], threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                conn, addr = srv.accept()
+            except OSError:
+                continue
+            hits.append((addr, conn.recv(100)))
+            conn.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    yield srv.getsockname()[1], hits
+    stop.set()
+    t.join(2)
+    srv.close()
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory, listener):
+    port, hits = listener
+    dest = tmp_path_factory.mktemp("redteam")
+    token = secrets.token_hex(4)
+    paths = make_batch.make(dest, port=port, token=token)
+    course, cls, out = paths["course"], paths["class"], paths["out"]
+    before = {"course": _tree_hash(course), "class": _tree_hash(cls)}
+    _grader(str(cls), "--course", str(course), "--out", str(out), "--workers", "2", *LIMITS)
+    after = {"course": _tree_hash(course), "class": _tree_hash(cls)}
+    return {"paths": paths, "token": token, "hits": hits, "before": before, "after": after,
+            "rows": _rows(out)}
+
+
+def test_every_student_has_exactly_one_row(graded):
+    assert set(graded["rows"]) == set(make_batch.EXPECT)
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{graded['paths']['out'] / 'gradebook.db'}", "rnn-course") as gb:
+        subs = gb.assignment_submissions(make_batch.A)
+        assert sorted(s.student.id for s in subs) == sorted(make_batch.EXPECT)
+        assert all(len(s.notebooks) == 1 and len(s.notebooks[0].grades) == 3 for s in subs)
+
+
+def test_scores_flags_and_errors_are_as_expected(graded):
+    wrong = []
+    for student, (lo, hi, flagged, error) in make_batch.EXPECT.items():
+        r = graded["rows"][student]
+        score = float(r["score"])
+        if not lo <= score <= hi:
+            wrong.append(f"{student}: score {score}, expected {lo}..{hi}")
+        if flagged != (r["status"] == "flagged"):
+            wrong.append(f"{student}: status {r['status']!r}, flags {r['flags']!r}")
+        if error and error not in r["errors"]:
+            wrong.append(f"{student}: errors {r['errors']!r} lack {error!r}")
+    assert not wrong, "\n".join(wrong)
+    assert graded["rows"]["correct"]["score"] == "20" and not graded["rows"]["correct"]["flags"]
+
+
+def test_nothing_outside_the_scratch_folders_changed(graded):
+    tok, out = graded["token"], graded["paths"]["out"]
+    assert graded["hits"] == [], "the network attack reached the host's loopback"
+    assert graded["before"] == graded["after"], "the course or class folder changed"
+    for p in [Path.home() / f"rt-pwned-home-{tok}.txt", Path(f"/tmp/rt-pwned-tmp-{tok}.txt"),
+              graded["paths"]["course"] / f"rt-pwned-course-{tok}.txt", out / f"rt-pwned-out-{tok}.txt",
+              Path.home() / "rt-pwned-own-home.txt"]:
+        assert not p.exists(), p
+    text = "\n".join(_outputs(p) for p in (out / "autograded").rglob("*.ipynb"))
+    assert "READ-OK" not in text and "NET-OK" not in text
+    assert "READ-BLOCKED" in text and "NET-BLOCKED" in text  # the attacks did run
+    writes = [ln for ln in text.splitlines() if "WRITE-OK" in ln]
+    assert writes and all("/home/student/" in w or "/tmp/rt-pwned-tmp" in w for w in writes), writes
+    assert not list(Path(os.environ.get("TMPDIR", "/tmp")).glob("rnn-grade-*/submitted/correct")), \
+        "a scratch folder of this run was left behind"
+
+
+def test_feedback_holds_no_hidden_test_or_solution_line(graded):
+    course, cls, out = graded["paths"]["course"], graded["paths"]["class"], graded["paths"]["out"]
+    secret = leaks.secret_lines(course / "solutions")
+    assert len(secret) > 10
+    pages = sorted((out / "feedback").rglob("*.html"))
+    assert {p.parts[-3] for p in pages} == set(make_batch.EXPECT)
+    problems = {}
+    for page in pages:
+        student = page.parts[-3]
+        submitted = cls / student / make_batch.A / f"{make_batch.A}.ipynb"
+        own = {leaks._norm(x) for x in batch._notebook_lines(submitted.read_bytes())} if submitted.exists() else set()
+        found = leaks.scan_path(page, secret - own)  # a student's own code is not a leak to them
+        found = found.get(str(page), []) + batch.check_feedback(page.read_text(), secret, own)
+        if found:
+            problems[student] = found
+    assert not problems, problems
+    history = (out / "feedback" / "print_history" / make_batch.A / f"{make_batch.A}.html").read_text()
+    assert "line removed from feedback" in history  # it printed the hidden tests; they were cut
+
+
+def test_dask_cluster_gives_identical_grades_without_duplicates(graded, tmp_path):
+    from distributed import LocalCluster
+    from nbgrader.api import Gradebook
+
+    cls, course, out = graded["paths"]["class"], graded["paths"]["course"], graded["paths"]["out"]
+    subset = tmp_path / "subset"
+    for s in DASK_SUBSET:
+        shutil.copytree(cls / s, subset / s, symlinks=True)
+    db = f"sqlite:///{out / 'gradebook.db'}"
+    with Gradebook(db, "rnn-course") as gb:
+        n_grades = sum(len(nb.grades) for s in gb.assignment_submissions(make_batch.A) for nb in s.notebooks)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None, silence_logs=logging.ERROR) as cluster:
+        _grader(str(subset), "--course", str(course), "--out", str(tmp_path / "dask"), "--db", db,
+                "--scheduler", cluster.scheduler_address, *LIMITS)
+    dask_rows = _rows(tmp_path / "dask")
+    assert set(dask_rows) == set(DASK_SUBSET)
+    for s in DASK_SUBSET:
+        local = graded["rows"][s]
+        assert (dask_rows[s]["score"], dask_rows[s]["status"]) == (local["score"], local["status"]), s
+    with Gradebook(db, "rnn-course") as gb:
+        subs = gb.assignment_submissions(make_batch.A)
+        assert len(subs) == len(make_batch.EXPECT)  # re-grading updated rows, added none
+        assert sum(len(nb.grades) for s in subs for nb in s.notebooks) == n_grades
+        scores = {s.student.id: s.score for s in subs}
+    for s in DASK_SUBSET:
+        assert scores[s] == pytest.approx(float(graded["rows"][s]["score"]))
