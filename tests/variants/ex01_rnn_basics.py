@@ -169,6 +169,9 @@ class TfidfClassifier:
                     ("X = np.zeros((len(words), len(self.vocabulary_)))",
                      "X = np.zeros((len(words), len(self.vocabulary_)), dtype=np.float32)")],
     },
+    # RNNClassifier alternatives keep the solution's submodule names (embed, rnn, head): the
+    # harness grades them with the reference checkpoint, whose state_dict keys must match.
+    # (A real student trains and saves their own model, so any names work there.)
     "classifier_pack_padded_sequence": {
         "cell": "rnn_classifier",
         "replace": [(
