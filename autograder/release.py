@@ -110,11 +110,15 @@ def normalise(nb_path: Path) -> None:
     nbformat.write(nb, nb_path)
 
 
-def generate_into(target: Path, names: list[str] | None = None) -> list[Path]:
-    """Run the whole pipeline for ``names`` (default: all), writing releases under ``target``."""
-    names = names or assignments()
+def generate_into(target: Path, names: list[str] | None = None,
+                  source: Path = SOLUTIONS) -> list[Path]:
+    """Run the whole pipeline for ``names`` (default: all assignments of ``source``), reading
+    source notebooks from ``source`` (default ``solutions/``; the golden-file test passes a
+    fixture folder) and writing releases under ``target``."""
+    source = Path(source).resolve()
+    names = names or assignments(source)
     for name in names:
-        for nb in sorted((SOLUTIONS / name).glob("*.ipynb")):
+        for nb in sorted((source / name).glob("*.ipynb")):
             lint_source(nb)
     with tempfile.TemporaryDirectory(prefix="release-") as scratch:
         scratch = Path(scratch)
@@ -123,13 +127,14 @@ def generate_into(target: Path, names: list[str] | None = None) -> list[Path]:
             cmd = [
                 sys.executable, "-m", "nbgrader", "generate_assignment", name, "--force", "--quiet",
                 f"--CourseDirectory.root={ROOT}",
+                f"--CourseDirectory.source_directory={source}",
                 f"--CourseDirectory.release_directory={out_dir}",
                 f"--CourseDirectory.db_url=sqlite:///{scratch / 'gradebook.db'}",
             ]
             proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=nbgrader_env())
             if proc.returncode != 0:
                 raise ReleaseError(f"nbgrader generate_assignment {name} failed:\n{proc.stdout}\n{proc.stderr}")
-        secrets = leaks.secret_lines(SOLUTIONS)
+        secrets = leaks.secret_lines(source)
         written = []
         for name in names:
             for nb in sorted((out_dir / name).glob("*.ipynb")):

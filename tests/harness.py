@@ -7,7 +7,8 @@ For one assignment, ``graded(assignment)`` (cached per test process):
    from, and every test cell must already give full points there;
 2. builds submissions from the *release* notebook: ``solution`` (each answer cell filled
    with the solution code, the checkpoint beside it), ``blank`` (untouched release, no
-   checkpoint) and one per wrong variant in ``tests/variants/<assignment>.py``;
+   checkpoint), one ``variant-<name>`` per wrong variant and one ``alt-<name>`` per correct
+   alternative in ``tests/variants/<assignment>.py`` (``VARIANTS`` and ``ALTERNATIVES``);
 3. runs the ordinary nbgrader commands on them in a scratch course folder
    (``generate_assignment``, ``autograde``, ``generate_feedback``) and reads the grades
    back from nbgrader's gradebook.
@@ -56,14 +57,25 @@ class Graded:
         return sum(g.score for g in self.grades[student].values())
 
 
-def load_variants(assignment: str) -> dict:
+def _variants_module(assignment: str):
     path = VARIANTS_DIR / f"{assignment}.py"
     if not path.exists():
-        return {}
+        return None
     spec = importlib.util.spec_from_file_location(f"variants_{assignment}", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    return mod.VARIANTS
+    return mod
+
+
+def load_variants(assignment: str) -> dict:
+    """Wrong variants: each must lose exactly its ``loses`` cells."""
+    return getattr(_variants_module(assignment), "VARIANTS", {})
+
+
+def load_alternatives(assignment: str) -> dict:
+    """Correct alternatives: ``{"cell", "replace": [...]}`` or ``{"cell", "source": "..."}``;
+    each must score full marks in every cell."""
+    return getattr(_variants_module(assignment), "ALTERNATIVES", {})
 
 
 def notebook_name(assignment: str) -> str:
@@ -87,7 +99,11 @@ def make_submission(assignment: str, variant: dict | None = None, *, fill: bool 
     """The release notebook as a student would hand it in (filled, maybe with one mistake)."""
     nb = nbformat.read(EXERCISES / assignment / notebook_name(assignment), as_version=4)
     answers = filled_answers(assignment) if fill else {}
-    if variant is not None:
+    if variant is not None and "source" in variant:
+        if variant["cell"] not in answers:
+            raise AssertionError(f"unknown answer cell {variant['cell']!r}: update tests/variants")
+        answers[variant["cell"]] = variant["source"]
+    elif variant is not None:
         src = answers[variant["cell"]]
         for old, new in variant["replace"]:
             if old not in src:
@@ -178,6 +194,8 @@ def graded(assignment: str) -> Graded:
                    "blank": (make_submission(assignment, fill=False), [])}
     for name, variant in load_variants(assignment).items():
         submissions[f"variant-{name}"] = (make_submission(assignment, variant), produced)
+    for name, alternative in load_alternatives(assignment).items():
+        submissions[f"alt-{name}"] = (make_submission(assignment, alternative), produced)
     for student, (nb, files) in submissions.items():
         dest = course / "submitted" / student / assignment
         dest.mkdir(parents=True)
@@ -210,3 +228,7 @@ def graded(assignment: str) -> Graded:
 
 def all_variants() -> list[tuple[str, str]]:
     return [(a, v) for a in assignments() for v in load_variants(a)]
+
+
+def all_alternatives() -> list[tuple[str, str]]:
+    return [(a, v) for a in assignments() for v in load_alternatives(a)]

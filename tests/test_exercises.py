@@ -1,4 +1,5 @@
-"""Every exercise, graded with real nbgrader: solution 20/20, blank 0, wrong variants lose their cells.
+"""Every exercise, graded with real nbgrader: solution 20/20, blank 0, wrong variants lose their
+cells, correct alternatives score 20/20.
 
 All tests of one assignment share one grading run (``tests.harness.graded``) and run in
 the same xdist worker (``xdist_group``).
@@ -9,7 +10,7 @@ import pytest
 
 from autograder import leaks
 from autograder.release import SOLUTIONS, assignments
-from tests.harness import all_variants, graded, load_variants
+from tests.harness import all_alternatives, all_variants, graded, load_alternatives, load_variants
 
 ASSIGNMENTS = assignments()
 
@@ -55,6 +56,18 @@ def test_wrong_variant_loses_its_cells(assignment, variant):
     outputs = "\n".join(cells[c].output for c in spec["loses"])
     assert spec["message"] in outputs, (
         f"no failing cell of variant {variant} says {spec['message']!r}; outputs:\n{outputs}")
+
+
+@pytest.mark.parametrize(("assignment", "alternative"), _grouped(all_alternatives()))
+def test_correct_alternative_scores_full(assignment, alternative):
+    """Other names, loops, float32, another correct formulation: full marks in every cell."""
+    assert alternative in load_alternatives(assignment)
+    cells = graded(assignment).grades[f"alt-{alternative}"]
+    assert cells, f"alternative {alternative} has no grades: did autograde crash?"
+    lost = {cell: f"{c.score}/{c.max_score}\n{c.output}" for cell, c in cells.items()
+            if c.score != c.max_score}
+    assert not lost, (f"the correct alternative {alternative} lost points in {list(lost)}:\n"
+                      + "\n".join(lost.values()))
 
 
 @pytest.mark.parametrize("assignment", _grouped(ASSIGNMENTS))
