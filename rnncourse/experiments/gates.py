@@ -171,6 +171,28 @@ def compare(configs, distances=(4, 8, 16, 32, 64), **kw) -> list[Run]:
     return [train_agreement(kind, d, keep_bias=kb, **kw) for kind, kb in configs for d in distances]
 
 
+def seconds_per_step(kind: str, distance: int, *, steps: int = 30, hidden_size: int = 32,
+                     batch_size: int = 64, seed: int = 0) -> float:
+    """Processor seconds of one training step (forward, backward, Adam) on one CPU thread.
+
+    Processor time, not wall-clock time, so that other programs on a busy machine do
+    not inflate it (chapter 5's speed comparison).
+    """
+    torch.manual_seed(seed)
+    model = AgreementModel(kind, hidden_size=hidden_size)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    x, y = agreement_data(batch_size, distance, seed)
+    with one_thread():
+        for i in range(steps + 3):                 # 3 warm-up steps
+            if i == 3:
+                start = time.process_time()
+            _, loss = model(x, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    return (time.process_time() - start) / steps
+
+
 def as_cell(model: AgreementModel) -> nn.Module:
     """The ``nn.RNNCell`` / ``GRUCell`` / ``LSTMCell`` holding the layer's weights."""
     rnn = model.rnn
