@@ -7,6 +7,7 @@ named in one place.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 
@@ -89,6 +90,18 @@ def set_keep_bias(rnn: nn.Module, value: float) -> None:
                     p[r] = 0.0
 
 
+@contextlib.contextmanager
+def one_thread():
+    """Run torch on one CPU thread inside the block (small models train fastest that way,
+    and a busy machine does not stall them); restores the previous setting."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable scalars."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -123,11 +136,16 @@ class Run:
     loss: list[float] = field(default_factory=list)
 
 
-def train_agreement(kind: str, distance: int, *, steps: int = 400, hidden_size: int = 32,
+def train_agreement(kind: str, distance: int, *, steps: int = 200, hidden_size: int = 32,
                     batch_size: int = 64, lr: float = 1e-2, seed: int = 0,
                     time_limit: float | None = None, target: float | None = 0.99,
                     keep_bias: float | None = None) -> Run:
-    """Train one ``AgreementModel`` at one distance on the CPU; stop early at ``target``."""
+    """Train one ``AgreementModel`` at one distance on one CPU thread.
+
+    Stops early once the accuracy on 500 validation sentences reaches ``target``
+    (checked every 25 steps), so a run that learns is cheap and one that does not
+    costs ``steps`` steps.
+    """
     torch.manual_seed(seed)
     model = AgreementModel(kind, hidden_size=hidden_size, keep_bias=keep_bias)
     x_val, y_val = agreement_data(500, distance, seed + 777)
@@ -136,17 +154,43 @@ def train_agreement(kind: str, distance: int, *, steps: int = 400, hidden_size: 
         return (m(x_val)[0].argmax(1) == y_val).float().mean().item()
 
     start = time.perf_counter()
-    hist = train(model, agreement_stream(batch_size, distance, seed), steps=steps, lr=lr, clip_norm=1.0,
-                 evaluate=val_accuracy, eval_every=25, target=target, time_limit=time_limit,
-                 progress=False)
+    with one_thread():
+        hist = train(model, agreement_stream(batch_size, distance, seed), steps=steps, lr=lr,
+                     clip_norm=1.0, evaluate=val_accuracy, eval_every=25, target=target,
+                     time_limit=time_limit, progress=False)
     seconds = time.perf_counter() - start
     return Run(kind, keep_bias, distance, model, accuracy(model, distance), seconds, hist.steps[-1],
                count_parameters(model), hist.loss)
 
 
 def compare(configs, distances=(4, 8, 16, 32, 64), **kw) -> list[Run]:
-    """``train_agreement`` for every ``(kind, keep_bias)`` config and distance (chapters 4, 5)."""
+    """``train_agreement`` for every ``(kind, keep_bias)`` config and distance (chapters 4, 5).
+
+    ``configs`` is a list like ``[("rnn", None), ("gru", 3.0)]``.
+    """
     return [train_agreement(kind, d, keep_bias=kb, **kw) for kind, kb in configs for d in distances]
+
+
+def seconds_per_step(kind: str, distance: int, *, steps: int = 30, hidden_size: int = 32,
+                     batch_size: int = 64, seed: int = 0) -> float:
+    """Processor seconds of one training step (forward, backward, Adam) on one CPU thread.
+
+    Processor time, not wall-clock time, so that other programs on a busy machine do
+    not inflate it (chapter 5's speed comparison).
+    """
+    torch.manual_seed(seed)
+    model = AgreementModel(kind, hidden_size=hidden_size)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    x, y = agreement_data(batch_size, distance, seed)
+    with one_thread():
+        for i in range(steps + 3):                 # 3 warm-up steps
+            if i == 3:
+                start = time.process_time()
+            _, loss = model(x, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    return (time.process_time() - start) / steps
 
 
 def as_cell(model: AgreementModel) -> nn.Module:
@@ -159,12 +203,16 @@ def as_cell(model: AgreementModel) -> nn.Module:
     return cell
 
 
-def state_gradient_norms(model: AgreementModel, distance: int, seed: int = 4321,
-                         n: int = 256) -> torch.Tensor:
-    """‖∂L/∂a^{<t>}‖ (mean over the batch) for t = 1 … T, unrolling the layer step by step.
+def state_gradient_norms(model: AgreementModel, distance: int, seed: int = 4321, n: int = 256,
+                         wrt: str = "a") -> torch.Tensor:
+    """‖∂L/∂a^{<t>}‖ (``wrt="a"``) or, for an LSTM, ‖∂L/∂c^{<t>}‖ (``wrt="c"``) for t = 1 … T.
 
-    Index 1 is the state right after the subject; the last is at the ``<verb>``.
+    Unrolls the trained layer step by step with the matching ``nn.*Cell`` (same weights) and
+    averages each sentence's gradient norm over ``n`` sentences. Index 1 is the state right
+    after the subject, the last index the state at the ``<verb>`` (chapters 4 and 5).
     """
+    if wrt == "c" and model.kind != "lstm":
+        raise ValueError("only an LSTM has a memory cell c")
     model.eval()
     x, y = agreement_data(n, distance, seed)
     cell = as_cell(model)
@@ -178,8 +226,7 @@ def state_gradient_norms(model: AgreementModel, distance: int, seed: int = 4321,
             a, c = cell(e[:, t], (a, c))
         else:
             a = cell(e[:, t], a)
-        a.retain_grad()
-        states.append(a)
+        states.append(c if wrt == "c" else a)
     loss = F.cross_entropy(model.head(a), y, reduction="sum")
-    loss.backward()
-    return torch.stack([s.grad.norm(dim=1).mean() for s in states]).detach()
+    grads = torch.autograd.grad(loss, states)
+    return torch.stack([g.norm(dim=1).mean() for g in grads]).detach()

@@ -1,0 +1,84 @@
+"""Wrong variants of ex05_lstm: each must lose exactly the listed test cells (see BRIEF/GRADING)."""
+
+VARIANTS = {
+    "forget_and_input_swapped": {
+        "cell": "lstm_cell_forward",
+        "replace": [("c_next = f * c_prev + i * g", "c_next = i * c_prev + f * g")],
+        "loses": ["test_lstm_cell_forward", "test_lstm_forward", "test_lstm_cell_backward"],
+        "message": "the input and forget gates are swapped",
+    },
+    "tanh_missing_on_output_path": {
+        "cell": "lstm_cell_forward",
+        "replace": [("a_next = o * tc", "a_next = o * c_next")],
+        "loses": ["test_lstm_cell_forward", "test_lstm_forward"],
+        "message": "the output path needs tanh",
+    },
+    "candidate_and_output_swapped": {
+        "cell": "lstm_cell_forward",
+        "replace": [("g = np.tanh(s[:, 2 * H:3 * H])", "g = np.tanh(s[:, 3 * H:])"),
+                    ("o = sigmoid(s[:, 3 * H:])", "o = sigmoid(s[:, 2 * H:3 * H])")],
+        "loses": ["test_lstm_cell_forward", "test_lstm_forward", "test_lstm_cell_backward"],
+        "message": "g and o are swapped",
+    },
+    "cell_state_not_carried": {
+        "cell": "lstm_forward",
+        "replace": [("lstm_cell_forward(x[:, t, :], a_t, c_t, params)", "lstm_cell_forward(x[:, t, :], a_t, c0, params)")],
+        "loses": ["test_lstm_forward"],
+        "message": "the cell state is not carried",
+    },
+    "backward_misses_tanh_derivative": {
+        "cell": "lstm_cell_backward",
+        "replace": [("dc = dc_next + da_next * o * (1 - tc ** 2)", "dc = dc_next + da_next * o")],
+        "loses": ["test_lstm_cell_backward"],
+        "message": "dc_prev = (dc_next + the gradient through a_next",
+    },
+    "dc_prev_without_forget_gate": {
+        "cell": "lstm_cell_backward",
+        "replace": [('"dc_prev": dc * f', '"dc_prev": dc')],
+        "loses": ["test_lstm_cell_backward"],
+        "message": "dc_prev",
+    },
+    "module_ignores_initial_state": {
+        "cell": "lstm_module",
+        "replace": [("h, c = state[0][0], state[1][0]", "h = c = x.new_zeros(N, H)")],
+        "loses": ["test_lstm_module"],
+        "message": "use (h0[0], c0[0]) when state is given",
+    },
+    "module_forget_and_input_swapped": {
+        "cell": "lstm_module",
+        "replace": [("c = f * c + i * g", "c = i * c + f * g")],
+        # FusedLSTM is compared with this LSTM too, so the fused cell loses as well
+        "loses": ["test_lstm_module", "test_fused_lstm"],
+        "message": "the input and forget gates are swapped",
+    },
+    "module_tanh_missing_on_output_path": {
+        "cell": "lstm_module",
+        "replace": [("h = o * torch.tanh(c)", "h = o * c")],
+        "loses": ["test_lstm_module", "test_fused_lstm"],
+        "message": "h = o * tanh(c)",
+    },
+    "count_one_bias": {
+        "cell": "count_parameters",
+        "replace": [("(H * d_in + H * H + 2 * H)", "(H * d_in + H * H + H)")],
+        "loses": ["test_count_parameters"],
+        "message": "TWO bias vectors",
+    },
+    "count_deeper_layers_read_D": {
+        "cell": "count_parameters",
+        "replace": [("d_in = input_size if layer == 0 else directions * H", "d_in = input_size")],
+        "loses": ["test_count_parameters"],
+        "message": "layers 2 and above read",
+    },
+    "fused_wrong_chunk_order": {
+        "cell": "fused_lstm",
+        "replace": [("i, f, g, o = s.chunk(4, dim=-1)", "i, f, o, g = s.chunk(4, dim=-1)")],
+        "loses": ["test_fused_lstm"],
+        "message": "chunk(4) gives the blocks in the order i, f, g, o",
+    },
+    "fused_is_not_fused": {
+        "cell": "fused_lstm",
+        "replace": [("N, T, _ = x.shape\n", "return LSTM.forward(self, x, state)\n")],
+        "loses": ["test_fused_lstm"],
+        "message": "matrix products",
+    },
+}
