@@ -1,0 +1,310 @@
+"""Train the reference models of exercises 6 and 7 on the GPU and check they grade the same on the CPU.
+
+    python scripts/gpu_check.py --out DIR            # on a machine with CUDA (make gpu-check)
+    python scripts/gpu_check.py --out DIR --quick    # a few steps on whatever is there (a test)
+
+For each exercise it
+
+1. executes the solution notebook's code cells (setup, given code, solutions, the training
+   cell; not the test or plotting cells), so the models, the hyperparameters and the training
+   call are the notebook's own. The training cell runs on ``--device`` (default: CUDA when
+   available), with bfloat16 autocast on CUDA as the notebook asks; we record when the
+   validation exact match first reached the grader's full-marks bar (*time to threshold*);
+2. reloads the checkpoint the cell saved on the CPU, as the grader does, and compares its
+   predictions (the teacher-forced argmax the grader uses, and free-running greedy decoding)
+   with those of the same weights on the training device;
+3. times a fixed number of training steps of a fresh model on the device (float32 and
+   bfloat16 autocast) and on the CPU with 2 threads (the course's reference machine), and
+   reports steps per second, the CPU/GPU ratio, and the CPU time the reference training
+   would take at that speed.
+
+Results go to ``DIR/report.json`` and ``DIR/report.md``; checkpoints to ``DIR/checkpoints``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import itertools
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import nbformat  # noqa: E402
+import torch  # noqa: E402
+
+# Which notebook, which classes, the cell that trains, the cells never to run here, and the
+# grader's full-marks bar on unseen dates (the last threshold of the hidden test).
+EXERCISES = {
+    "ex06_seq2seq": dict(model="Seq2Seq", bar=0.90),
+    "ex07_attention": dict(model="AttentionSeq2Seq", bar=0.98),
+}
+SKIP_CELLS = {"look", "plot", "data"}
+PUBLIC_TEST_SEED = 2024  # a public held-out sample; the grader's seed is elsewhere
+
+
+def notebook_namespace(name: str, *, with_training: bool, patches: dict | None = None) -> dict:
+    """Run the code cells of ``solutions/<name>/<name>.ipynb`` (no tests, no plots) in a namespace.
+
+    ``patches`` replace names after the setup cell ran (e.g. a recording ``train``), so the
+    training cell calls them instead of the originals.
+    """
+    path = ROOT / "solutions" / name / f"{name}.ipynb"
+    ns: dict = {"__name__": f"notebook_{name}"}
+    for cell in nbformat.read(path, as_version=4).cells:
+        meta = cell.metadata.get("nbgrader", {})
+        gid = meta.get("grade_id", "")
+        if cell.cell_type != "code" or meta.get("grade") or gid in SKIP_CELLS:
+            continue
+        if gid == "train" and not with_training:
+            continue
+        code = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith("%"))
+        exec(compile(code, f"{path.name}:{gid}", "exec"), ns)
+        if gid == "setup" and patches:
+            ns.update(patches)
+    return ns
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+class Recorder:
+    """Wraps ``rnncourse.train`` to record what the notebook's training call did and when."""
+
+    def __init__(self, real_train, device: torch.device, max_steps: int | None, time_limit: float | None):
+        self.real_train, self.device = real_train, device
+        self.max_steps, self.time_limit = max_steps, time_limit
+        self.calls: list[dict] = []
+
+    def __call__(self, model, batches, **kw):
+        first = next(batches)
+        batches = itertools.chain([first], batches)
+        kw["device"] = self.device
+        if self.max_steps is not None:
+            kw["steps"] = min(kw["steps"], self.max_steps)
+        if self.time_limit is not None:
+            kw["time_limit"] = self.time_limit
+        if self.max_steps is not None:  # a smoke test: evaluate often enough to see a few scores
+            kw["eval_every"] = min(kw.get("eval_every", 100), max(1, self.max_steps // 2))
+        kw["progress"] = False
+        evaluate, times = kw.get("evaluate"), []
+        start = [0.0]
+        if evaluate is not None:
+            def timed(m):
+                score = evaluate(m)
+                _sync(self.device)
+                times.append((time.perf_counter() - start[0], score))
+                return score
+            kw["evaluate"] = timed
+        _sync(self.device)
+        start[0] = time.perf_counter()
+        hist = self.real_train(model, batches, **kw)
+        self.calls.append(dict(kwargs={k: v for k, v in kw.items() if k != "evaluate"},
+                               batch_size=int(first[0].shape[0]), history=hist, eval_times=times))
+        return hist
+
+
+@torch.no_grad()
+def teacher_forced_predictions(model, pairs, dates, device) -> torch.Tensor:
+    """The grader's predictions: argmax tokens (N, 11) of one teacher-forced pass."""
+    model = model.to(device).eval()
+    src, tgt = (t.to(device) for t in dates.encode_pairs(pairs))
+    logits, _ = model(src, tgt)
+    return logits.argmax(-1).cpu(), logits.float().cpu()
+
+
+@torch.no_grad()
+def greedy_predictions(model, pairs, dates, device, max_len: int) -> torch.Tensor:
+    """Free-running greedy tokens (N, max_len), decoded step by step with the model's decoder."""
+    model = model.to(device).eval()
+    src, _ = dates.encode_pairs(pairs)
+    src = src.to(device)
+    enc = model.encoder(src)
+    if len(enc) == 3:  # attention: (states, h, mask)
+        states, h, mask = enc
+        step = lambda y, h: model.decoder.step(y, h, states, mask)[:2]  # noqa: E731
+    else:
+        _, h = enc
+        step = model.decoder.step
+    y = torch.full((src.shape[0],), dates.SOS, dtype=torch.long, device=device)
+    out = []
+    for _ in range(max_len):
+        logits, h = step(y, h)
+        y = logits.argmax(-1)
+        out.append(y)
+    return torch.stack(out, 1).cpu()
+
+
+def time_steps(model_factory, batch_size: int, steps: int, device: torch.device, autocast, dates,
+               threads: int | None = None) -> dict:
+    """Seconds per training step of a fresh model (the first 5 steps are warm-up, not timed)."""
+    from rnncourse.train import train
+
+    old_threads = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        torch.manual_seed(0)
+        model = model_factory()
+        train_pairs, _ = dates.train_val_split()
+        batches = dates.batches(train_pairs, batch_size, seed=1)
+        train(model, batches, steps=5, device=device, progress=False, autocast=autocast)
+        _sync(device)
+        start = time.perf_counter()
+        train(model, batches, steps=steps, device=device, progress=False, autocast=autocast)
+        _sync(device)
+        seconds = time.perf_counter() - start
+    finally:
+        torch.set_num_threads(old_threads)
+    return dict(device=str(device), autocast=str(autocast).replace("torch.", "") if autocast else None,
+                threads=threads or old_threads, steps=steps, seconds=round(seconds, 3),
+                seconds_per_step=seconds / steps)
+
+
+def check_exercise(name: str, device: torch.device, out: Path, quick: bool) -> dict:
+    from rnncourse import train as real_train
+    from rnncourse.data import dates
+
+    spec = EXERCISES[name]
+    ckpt_dir = out / "checkpoints"
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    stem = str(ckpt_dir / name)
+    recorder = Recorder(real_train, device, max_steps=20 if quick else None, time_limit=None)
+    patches = {"train": recorder, "pick_device": lambda prefer=None: device, "CHECKPOINT": stem,
+               "is_grading": lambda: False}
+    ns = notebook_namespace(name, with_training=False, patches=patches)
+    train_code = next(c.source for c in nbformat.read(ROOT / "solutions" / name / f"{name}.ipynb", 4).cells
+                      if c.metadata.get("nbgrader", {}).get("grade_id") == "train")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        wall = time.perf_counter()
+        exec(compile(train_code, f"{name}:train", "exec"), ns)
+        wall = time.perf_counter() - wall
+    call = recorder.calls[-1]
+    hist = call["history"]
+    reached = next(((t, s) for t, s in call["eval_times"] if s >= spec["bar"]), None)
+    steps_to_bar = next((st for st, s in hist.evals if s >= spec["bar"]), None)
+    report = dict(
+        exercise=name, device=str(device), autocast=str(call["kwargs"].get("autocast")),
+        batch_size=call["batch_size"], lr=call["kwargs"].get("lr"), steps_run=hist.steps[-1],
+        train_seconds=round(hist.seconds, 2), cell_seconds=round(wall, 2),
+        final_val_exact_match=hist.evals[-1][1] if hist.evals else None,
+        full_marks_bar=spec["bar"],
+        seconds_to_bar=None if reached is None else round(reached[0], 2),
+        steps_to_bar=steps_to_bar,
+        printed=printed.getvalue().strip(),
+        eval_curve=[(st, round(s, 4)) for st, s in hist.evals],
+    )
+
+    # The grader's view: the saved checkpoint rebuilt on the CPU, against the same weights on the device.
+    cls = ns[spec["model"]]
+    cpu_model = ns["load_checkpoint"](stem, cls)
+    device_model = ns["load_checkpoint"](stem, cls).to(device)
+    pairs = dates.heldout_split(PUBLIC_TEST_SEED, n=300 if quick else 2000)
+    p_cpu, l_cpu = teacher_forced_predictions(cpu_model, pairs, dates, torch.device("cpu"))
+    p_dev, l_dev = teacher_forced_predictions(device_model, pairs, dates, device)
+    _, tgt = dates.encode_pairs(pairs)
+    em_cpu = (p_cpu == tgt[:, 1:]).all(1).float().mean().item()
+    em_dev = (p_dev == tgt[:, 1:]).all(1).float().mean().item()
+    em_notebook = ns["exact_match"](cpu_model, pairs)
+    g_cpu = greedy_predictions(cpu_model, pairs, dates, torch.device("cpu"), dates.TARGET_LEN + 1)
+    g_dev = greedy_predictions(device_model, pairs, dates, device, dates.TARGET_LEN + 1)
+    report.update(
+        public_heldout_exact_match_cpu=em_cpu,
+        public_heldout_exact_match_device=em_dev,
+        notebook_exact_match_cpu=em_notebook,
+        predictions_identical=bool(torch.equal(p_cpu, p_dev)),
+        greedy_identical=bool(torch.equal(g_cpu, g_dev)),
+        greedy_rows_differing=int((g_cpu != g_dev).any(1).sum()),
+        max_abs_logit_difference=float((l_cpu - l_dev).abs().max()),
+        grades_identically=bool(em_cpu == em_dev == em_notebook),
+    )
+
+    # Speed: fixed steps of a fresh model on the device and on a 2-thread CPU.
+    factory = lambda: cls(**cpu_model.init_kwargs)  # noqa: E731
+    n = 10 if quick else (300 if device.type == "cuda" else 100)
+    n_cpu = 10 if quick else 60
+    timings = [time_steps(factory, call["batch_size"], n, device, None, dates)]
+    if device.type == "cuda":
+        timings.append(time_steps(factory, call["batch_size"], n, device, torch.bfloat16, dates))
+    cpu = time_steps(factory, call["batch_size"], n_cpu, torch.device("cpu"), None, dates, threads=2)
+    timings.append(cpu)
+    report["timings"] = timings
+    fastest = min(t["seconds_per_step"] for t in timings if t["device"] != "cpu") if device.type != "cpu" \
+        else cpu["seconds_per_step"]
+    report["cpu2_over_device_ratio"] = round(cpu["seconds_per_step"] / fastest, 2)
+    used = steps_to_bar or report["steps_run"]
+    report["estimated_cpu2_seconds_to_bar"] = round(used * cpu["seconds_per_step"], 1)
+    return report
+
+
+def markdown(results: dict) -> str:
+    env = results["environment"]
+    lines = ["# GPU check: exercises 6 and 7", "",
+             f"- device: {env['device']} ({env.get('gpu_name') or 'no GPU'}), torch {env['torch']}, "
+             f"quick={env['quick']}, total {results['total_seconds']:.0f} s", ""]
+    lines += ["| exercise | steps run | train s | val EM | bar | s to bar | steps to bar | "
+              "held-out EM (CPU / device) | grades identically | greedy identical | "
+              "s/step device fp32 | s/step device bf16 | s/step CPU 2 thr | CPU/device | est. CPU s to bar |",
+              "|" + "---|" * 15]
+    for r in results["exercises"]:
+        dev32 = next((x for x in r["timings"] if x["device"] == r["device"] and not x["autocast"]), None)
+        dev16 = next((x for x in r["timings"] if x["autocast"]), None)
+        cpu2 = r["timings"][-1]
+        fmt = lambda x: f"{x['seconds_per_step'] * 1000:.1f} ms" if x else "-"  # noqa: E731
+        lines.append(
+            f"| {r['exercise']} | {r['steps_run']} | {r['train_seconds']} | {r['final_val_exact_match']} | "
+            f"{r['full_marks_bar']} | {r['seconds_to_bar']} | {r['steps_to_bar']} | "
+            f"{r['public_heldout_exact_match_cpu']:.4f} / {r['public_heldout_exact_match_device']:.4f} | "
+            f"{r['grades_identically']} | {r['greedy_identical']} ({r['greedy_rows_differing']} rows differ) | "
+            f"{fmt(dev32)} | {fmt(dev16)} | {fmt(cpu2)} | {r['cpu2_over_device_ratio']} | "
+            f"{r['estimated_cpu2_seconds_to_bar']} |")
+    lines += ["", "Time to the bar is measured at the notebook's evaluations (every `eval_every` steps), "
+              "evaluation time included. *Grades identically*: the checkpoint reloaded on the CPU gives the "
+              "same exact match as the same weights on the training device, with the grader's procedure.", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", required=True, type=Path, help="folder for report.json, report.md, checkpoints")
+    parser.add_argument("--quick", action="store_true", help="a few steps only (a smoke test, e.g. on a CPU)")
+    parser.add_argument("--device", default=None, help="cuda, cpu, ... (default: cuda when available)")
+    parser.add_argument("--only", nargs="*", choices=sorted(EXERCISES), help="exercises to check (default: all)")
+    args = parser.parse_args(argv)
+
+    from rnncourse import pick_device
+
+    device = pick_device(args.device)
+    args.out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    env = dict(device=str(device), torch=torch.__version__, python=platform.python_version(),
+               quick=args.quick, cpu_threads=torch.get_num_threads(), cpu_count=os.cpu_count(),
+               gpu_name=torch.cuda.get_device_name(device) if device.type == "cuda" else None)
+    results = dict(environment=env, exercises=[])
+    for name in args.only or EXERCISES:
+        t = time.perf_counter()
+        results["exercises"].append(check_exercise(name, device, args.out, args.quick))
+        print(f"{name}: done in {time.perf_counter() - t:.0f} s", flush=True)
+    results["total_seconds"] = round(time.perf_counter() - start, 1)
+    (args.out / "report.json").write_text(json.dumps(results, indent=2) + "\n")
+    (args.out / "report.md").write_text(markdown(results))
+    print(markdown(results))
+    ok = all(r["grades_identically"] for r in results["exercises"])
+    if not args.quick:
+        ok = ok and all(r["seconds_to_bar"] is not None for r in results["exercises"])
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
