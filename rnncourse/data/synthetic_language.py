@@ -101,7 +101,7 @@ class FiniteStateSource:
 
     def state_entropies(self) -> np.ndarray:
         """(S,) entropy in nats of each state's emission distribution."""
-        return np.array([-sum(e.prob * math.log(e.prob) for e in self.edges[s])
+        return np.array([max(0.0, -sum(e.prob * math.log(e.prob) for e in self.edges[s]))
                          for s in self.states])
 
     def entropy_rate(self) -> float:
@@ -135,19 +135,26 @@ class FiniteStateSource:
             state = nxt[k]
         return out
 
+    def token_log_probs(self, ids) -> np.ndarray:
+        """(len(ids),) log-probability of each token of a stream that begins in the start state.
+
+        This is the best any model can do on that stream, token by token; ``-inf`` from the
+        first token the source cannot emit (and for every token after it).
+        """
+        out = np.full(len(ids), -math.inf)
+        state = self.start
+        for t, i in enumerate(np.asarray(ids).tolist()):
+            w = self.vocab[i]
+            edge = next((e for e in self.edges[state] if e.token == w), None)
+            if edge is None:
+                break
+            out[t] = math.log(edge.prob)
+            state = edge.next
+        return out
+
     def log_prob(self, ids) -> float:
         """Natural log-probability of a stream of token indices that begins in the start state."""
-        state, total = self.start, 0.0
-        for i in np.asarray(ids).tolist():
-            w = self.vocab[i]
-            for e in self.edges[state]:
-                if e.token == w:
-                    total += math.log(e.prob)
-                    state = e.next
-                    break
-            else:
-                return -math.inf
-        return total
+        return float(self.token_log_probs(ids).sum())
 
     def decode(self, ids) -> str:
         """Token indices as text, one sentence per line."""

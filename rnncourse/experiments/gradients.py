@@ -31,6 +31,7 @@ def matrix_with_radius(H: int, radius: float, seed: int = 0) -> torch.Tensor:
     return W * (radius / rho)
 
 
+@cpu_threads(1)
 def gradient_norm_profile(radius: float, *, T: int = 60, H: int = 64, N: int = 16, seed: int = 0,
                           input_scale: float = 1.0, nonlinearity: str = "tanh") -> np.ndarray:
     """||dL/da<t>|| for t = 1..T (Frobenius norm over the batch), L = sum of a<T> * w.
@@ -54,6 +55,7 @@ def gradient_norm_profile(radius: float, *, T: int = 60, H: int = 64, N: int = 1
     return np.array([s.grad.norm().item() for s in states])
 
 
+@cpu_threads(1)
 def explode(radius: float = 1.5, *, T: int = 50, H: int = 32, lr: float = 0.05,
             steps: int = 60, clip: str | None = None, max_norm: float = 1.0, seed: int = 0):
     """Train a *linear* RNN (identity activation: nothing saturates) on a regression target.

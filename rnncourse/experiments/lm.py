@@ -79,6 +79,14 @@ def perplexity(model: RNNLM, y: torch.Tensor) -> float:
     return math.exp(nll.item())
 
 
+@torch.no_grad()
+def next_token_logits(model: RNNLM, context: torch.Tensor) -> torch.Tensor:
+    """Scores (N, V) of the token that follows each row of ``context (N, T)`` (read from t = 1)."""
+    model.eval()
+    x = torch.cat([torch.full_like(context[:, :1], model.start), context], dim=1)
+    return model(x)[0][:, -1]
+
+
 @dataclass
 class LMResult:
     """What ``run_synthetic_lm`` measured."""
@@ -93,98 +101,121 @@ class LMResult:
     model: RNNLM | None = None
 
 
-def run_synthetic_lm(source: FiniteStateSource, *, steps: int = 1500, hidden_size: int = 64,
-                     embed_dim: int = 16, window: int = 48, batch_size: int = 32, lr: float = 1e-2,
-                     eval_every: int = 50, eval_streams: int = 8, eval_length: int = 2000,
+def run_synthetic_lm(source: FiniteStateSource, *, steps: tuple[int, ...] = (300, 200),
+                     lrs: tuple[float, ...] = (1e-2, 1e-3), hidden_size: int = 64,
+                     embed_dim: int = 16, window: int = 48, batch_size: int = 32,
+                     eval_every: int = 10, eval_streams: int = 8, eval_length: int = 2000,
                      seed: int = 0, time_limit: float | None = 50.0) -> LMResult:
     """Train an ``RNNLM`` on text from ``source``; evaluate on long fresh streams.
 
-    Evaluation streams begin in the source's start state and are read in one pass, so the
-    model's perplexity is directly comparable with ``source.perplexity_bound()``.
+    Training runs in phases, ``steps[i]`` AdamW steps at learning rate ``lrs[i]`` (a large
+    rate to learn fast, then a small one to settle the probabilities). Evaluation streams
+    begin in the source's start state and are read in one pass, so the model's perplexity
+    is directly comparable with ``source.perplexity_bound()``.
     """
     with cpu_threads(1):
-        return _run_synthetic_lm(source, steps, hidden_size, embed_dim, window, batch_size, lr,
-                                 eval_every, eval_streams, eval_length, seed, time_limit)
-
-
-def _run_synthetic_lm(source, steps, hidden_size, embed_dim, window, batch_size, lr, eval_every,
-                      eval_streams, eval_length, seed, time_limit) -> LMResult:
-    torch.manual_seed(seed)
-    V = len(source.vocab)
-    eos = source.index["<EOS>"]
-    train_stream = source.sample(200_000, seed=seed)
-    eval_y = torch.as_tensor(np.stack([source.sample(eval_length, seed=10_000 + seed + i)
-                                       for i in range(eval_streams)]))
-    oracle_nll = -sum(source.log_prob(row) for row in eval_y.numpy()) / eval_y.numel()
-    model = RNNLM(V, embed_dim=embed_dim, hidden_size=hidden_size)
-    result = LMResult(bound=source.perplexity_bound(), unigram=math.exp(source.unigram_entropy()),
-                      sample_oracle=math.exp(oracle_nll), model=model)
-    result.steps.append(0)
-    result.perplexities.append(perplexity(model, eval_y))
-    start = time.perf_counter()
-    hist = train(model, sentence_windows(train_stream, eos, window, batch_size, model.start, seed),
-                 steps=steps, lr=lr, clip_norm=1.0, evaluate=lambda m: -perplexity(m, eval_y),
-                 eval_every=eval_every, time_limit=time_limit, progress=False)
-    result.seconds = time.perf_counter() - start
-    for step, score in hist.evals:
-        result.steps.append(step)
-        result.perplexities.append(-score)
-    result.final_perplexity = perplexity(model, eval_y)
+        torch.manual_seed(seed)
+        V = len(source.vocab)
+        train_stream = source.sample(200_000, seed=seed)
+        eval_y = torch.as_tensor(np.stack([source.sample(eval_length, seed=10_000 + seed + i)
+                                           for i in range(eval_streams)]))
+        oracle_nll = -sum(source.log_prob(row) for row in eval_y.numpy()) / eval_y.numel()
+        model = RNNLM(V, embed_dim=embed_dim, hidden_size=hidden_size)
+        result = LMResult(bound=source.perplexity_bound(),
+                          unigram=math.exp(source.unigram_entropy()),
+                          sample_oracle=math.exp(oracle_nll), model=model)
+        result.steps.append(0)
+        result.perplexities.append(perplexity(model, eval_y))
+        batches = sentence_windows(train_stream, source.index["<EOS>"], window, batch_size,
+                                   model.start, seed)
+        start, done = time.perf_counter(), 0
+        for n, lr in zip(steps, lrs, strict=True):
+            left = None if time_limit is None else time_limit - (time.perf_counter() - start)
+            hist = train(model, batches, steps=n, lr=lr, clip_norm=1.0,
+                         evaluate=lambda m: -perplexity(m, eval_y), eval_every=eval_every,
+                         time_limit=left, progress=False)
+            for step, score in hist.evals:
+                result.steps.append(done + step)
+                result.perplexities.append(-score)
+            done += hist.steps[-1]
+        result.seconds = time.perf_counter() - start
+        result.final_perplexity = perplexity(model, eval_y)
     return result
 
 
 @torch.no_grad()
-def sample_tokens(model: RNNLM, n: int, *, temperature: float = 1.0, top_k: int | None = None,
-                  seed: int = 0) -> list[int]:
-    """Sample ``n`` token ids from an ``RNNLM`` starting from ``x<1> = 0``, ``a<0> = 0``.
+def sample_streams(model: RNNLM, n_streams: int, length: int, *, temperature: float = 1.0,
+                   top_k: int | None = None, seed: int = 0) -> torch.Tensor:
+    """(n_streams, length) token ids sampled from an ``RNNLM``, all streams at once.
 
-    Each step draws from ``softmax(logits / temperature)`` restricted to the ``top_k`` most
-    likely tokens when ``top_k`` is given; the drawn token is the next input.
+    Each stream starts from ``x<1> = 0``, ``a<0> = 0``; each step draws from
+    ``softmax(logits / temperature)``, restricted to the ``top_k`` most likely tokens when
+    ``top_k`` is given, and the drawn token is the next input.
     """
     gen = torch.Generator().manual_seed(seed)
     model.eval()
-    x = torch.tensor([[model.start]])
+    x = torch.full((n_streams, 1), model.start)
     state, out = None, []
-    for _ in range(n):
+    for _ in range(length):
         a, state = model.rnn(model.embed(x), state)
-        logits = model.head(a[:, -1]) / temperature           # (1, V)
+        logits = model.head(a[:, -1]) / temperature           # (S, V)
         if top_k is not None:
             kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]
             logits = logits.masked_fill(logits < kth, -math.inf)
-        nxt = torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=gen)
-        out.append(int(nxt))
-        x = nxt
-    return out
+        x = torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=gen)
+        out.append(x)
+    return torch.cat(out, dim=1)
+
+
+def sample_tokens(model: RNNLM, n: int, *, temperature: float = 1.0, top_k: int | None = None,
+                  seed: int = 0) -> list[int]:
+    """``n`` token ids of one stream sampled from an ``RNNLM`` (see ``sample_streams``)."""
+    return sample_streams(model, 1, n, temperature=temperature, top_k=top_k,
+                          seed=seed)[0].tolist()
 
 
 def _sup(symbol: str, t: int) -> str:
     return "$" + symbol + r"^{\langle " + str(t) + r"\rangle}$"
 
 
-def draw_unrolled_lm(ax, targets: list[str], *, show_loss: bool = True) -> None:
-    """Draw the seed's "LM unrolled" figure: inputs x<t> = y<t-1> below, softmax outputs above."""
+def draw_unrolled_lm(ax, targets: list[str], *, show_loss: bool = True, max_steps: int = 7) -> None:
+    """Draw the seed's "LM unrolled" figure: inputs x<t> = y<t-1> below, softmax outputs above.
+
+    Sequences longer than ``max_steps`` are drawn as their first steps, an ellipsis and the
+    last two steps.
+    """
     T = len(targets)
-    ax.set_xlim(-0.9, T - 0.1)
-    ax.set_ylim(-1.45, 2.6 if show_loss else 2.1)
-    ax.axis("off")
-    box = dict(boxstyle="round,pad=0.3", fc="#e8f0fb", ec="#1f77b4")
+    if T <= max_steps:
+        shown = list(range(T))
+    else:
+        shown = list(range(max_steps - 3)) + [None] + [T - 2, T - 1]
+    box = dict(boxstyle="round,pad=0.35", fc="#e8f0fb", ec="#1f77b4")
     arrow = dict(arrowstyle="->", color="#444444", lw=1.2)
-    ax.annotate("", xy=(-0.25, 0.5), xytext=(-0.85, 0.5), arrowprops=arrow)
-    ax.text(-0.85, 0.62, r"$a^{\langle 0\rangle}=0$", fontsize=9)
-    for t in range(T):
-        ax.text(t, 0.5, _sup("a", t + 1), ha="center", va="center",
-                fontsize=11, bbox=box)
-        x_label = r"$x^{\langle 1\rangle}=0$" if t == 0 else (
-            _sup("x", t + 1) + "=" + f"\n“{targets[t - 1]}”")
-        ax.text(t, -0.85, x_label, ha="center", va="center", fontsize=9)
-        ax.annotate("", xy=(t, 0.28), xytext=(t, -0.5), arrowprops=arrow)
-        ax.annotate("", xy=(t, 1.45), xytext=(t, 0.72), arrowprops=arrow)
-        ax.text(t, 1.7, _sup(r"\hat y", t + 1) + f"\nP(“{targets[t]}” | …)",
-                ha="center", va="center", fontsize=8.5)
+    forcing = dict(arrowstyle="->", color="#2ca02c", lw=1.0, ls="--")
+    ax.set_xlim(-1.0, len(shown) - 0.4)
+    ax.set_ylim(-1.55, 2.75 if show_loss else 2.2)
+    ax.axis("off")
+    ax.annotate("", xy=(-0.28, 0.5), xytext=(-0.95, 0.5), arrowprops=arrow)
+    ax.text(-0.95, 0.66, _sup("a", 0) + "$=0$", fontsize=10)
+    for col, t in enumerate(shown):
+        if t is None:
+            ax.text(col, 0.5, "$\\cdots$", ha="center", va="center", fontsize=16)
+            ax.annotate("", xy=(col + 0.7, 0.5), xytext=(col + 0.3, 0.5), arrowprops=arrow)
+            continue
+        ax.text(col, 0.5, _sup("a", t + 1), ha="center", va="center", fontsize=12, bbox=box)
+        x_label = _sup("x", 1) + "$=0$" if t == 0 else (
+            _sup("x", t + 1) + f"\n{targets[t - 1]}")
+        ax.text(col, -0.95, x_label, ha="center", va="center", fontsize=10)
+        ax.annotate("", xy=(col, 0.25), xytext=(col, -0.55), arrowprops=arrow)
+        ax.annotate("", xy=(col, 1.4), xytext=(col, 0.75), arrowprops=arrow)
+        given = "" if t == 0 else (f" | {targets[0]}" if t == 1 else " | ...")
+        ax.text(col, 1.72, _sup(r"\hat y", t + 1) + f"\nP({targets[t]}{given})",
+                ha="center", va="center", fontsize=9)
         if show_loss:
-            ax.text(t, 2.35, _sup(r"\mathcal{L}", t + 1), ha="center",
-                    fontsize=9, color="#d62728")
-        if t + 1 < T:
-            ax.annotate("", xy=(t + 0.72, 0.5), xytext=(t + 0.28, 0.5), arrowprops=arrow)
-            ax.annotate("", xy=(t + 0.85, -0.6), xytext=(t + 0.2, 1.45),
-                        arrowprops=dict(arrowstyle="->", color="#2ca02c", lw=0.8, ls="--"))
+            ax.text(col, 2.45, _sup(r"\mathcal{L}", t + 1), ha="center", fontsize=10,
+                    color="#d62728")
+        if col + 1 < len(shown):
+            ax.annotate("", xy=(col + 0.72, 0.5), xytext=(col + 0.28, 0.5), arrowprops=arrow)
+            if shown[col + 1] is not None:
+                ax.annotate("", xy=(col + 0.8, -0.7), xytext=(col + 0.25, 1.4),
+                            arrowprops=forcing)
