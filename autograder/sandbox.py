@@ -33,6 +33,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
@@ -262,6 +263,10 @@ def launch(policy_path: str, command: list[str]) -> None:
     if pol.mode == "bwrap":
         argv = bwrap_argv(pol, command)
         set_limits(pol.limits, nproc_extra_for_user=pol.uid is None)
+        # jupyter_client interrupts a cell with SIGINT to the kernel's process group: the
+        # kernel handles it (KeyboardInterrupt), but bwrap itself would die of it and take
+        # the sandbox along. Ignored here, inherited by bwrap; ipykernel sets its own handler.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         os.execv(argv[0], argv)
     # rlimit mode: same limits and uid, no namespaces
     env = sandbox_env(pol, pol.workdir, os.path.join(pol.workdir, ".tmp"))

@@ -316,3 +316,52 @@ def test_record_is_idempotent_and_keeps_manual_scores(tmp_path):
         batch.record(gb, tampered, None)
         g = gb.find_grade("t1", "ex01", "ex01", "alice")
         assert (g.score, g.auto_score, g.needs_manual_grade) == (0.0, 5.0, True)
+
+
+@needs_bwrap
+def test_sandboxed_kernel_survives_an_interrupt(tmp_path):
+    """A cell's time limit interrupts the kernel (SIGINT to its process group): the cell gets
+    KeyboardInterrupt and the kernel, inside bubblewrap, stays alive for the next cells."""
+    from jupyter_client.manager import KernelManager
+
+    os.chmod(tmp_path, 0o755)
+    run, ipc = tmp_path / "run", tmp_path / "ipc"
+    run.mkdir()
+    ipc.mkdir()
+    pol = sandbox.Policy(mode="bwrap", workdir=str(run), ipc_dir=str(ipc), limits=sandbox.Limits(),
+                         ro_paths=sandbox.python_ro_paths(), uid=sandbox.sandbox_uid())
+    pol.dump(tmp_path / "policy.json")
+    spec = tmp_path / "jupyter" / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-I", "-S", sandbox.__file__, "launch", str(tmp_path / "policy.json"), "--",
+                 sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "sandboxed", "language": "python"}))
+    old = os.environ.get("JUPYTER_PATH")
+    os.environ["JUPYTER_PATH"] = str(tmp_path / "jupyter")
+    km = KernelManager(kernel_name="python3", transport="ipc", connection_file=str(ipc / "kernel.json"),
+                       ip=str(ipc / "k"))
+    try:
+        km.start_kernel(cwd=str(run))
+        kc = km.client()
+        kc.start_channels()
+        kc.wait_for_ready(timeout=120)
+        def reply_to(msg_id):
+            while True:
+                msg = kc.get_shell_msg(timeout=60)
+                if msg["parent_header"].get("msg_id") == msg_id:
+                    return msg["content"]
+
+        loop = kc.execute("while True: pass")
+        import time
+
+        time.sleep(2)
+        km.interrupt_kernel()
+        assert reply_to(loop).get("ename") == "KeyboardInterrupt"
+        assert reply_to(kc.execute("x = 1 + 1"))["status"] == "ok" and km.is_alive()
+    finally:
+        km.shutdown_kernel(now=True)
+        if old is None:
+            os.environ.pop("JUPYTER_PATH", None)
+        else:
+            os.environ["JUPYTER_PATH"] = old
