@@ -213,10 +213,10 @@ def make_test_figure() -> dict:
     text = WALL_TIME_FILE.read_text().strip()
     seconds = _number(text)
     exit_code = re.search(r"exit (\d+)", text)
-    ok = seconds is not None and seconds <= GOALS["make_test_s"]
-    return {"seconds": seconds, "recorded": text,
-            "exit": int(exit_code.group(1)) if exit_code else None,
-            "status": "met" if ok else "NOT met"}
+    code = int(exit_code.group(1)) if exit_code else None
+    ok = seconds is not None and seconds <= GOALS["make_test_s"] and code == 0
+    status = "met" if ok else ("NOT met" if code == 0 else f"NOT met (the run failed or was stopped: exit {code})")
+    return {"seconds": seconds, "recorded": text, "exit": code, "status": status}
 
 
 # ----------------------------------------------------------------------------- report
