@@ -47,6 +47,9 @@ bench: $(BIN)/.installed  ## measure the course (book builds, training, grading,
 bundle: book  ## what students get: dist/student-bundle/ and dist/student-bundle.zip (book, exercises, wheel)
 	$(BIN)/python scripts/make_bundle.py
 
+gpu-check:  ## on a GPU machine: train ex06/ex07, time to threshold, CPU/GPU ratio, GPU->CPU grading (OUT=dir)
+	$(or $(wildcard $(BIN)/python),python3) scripts/gpu_check.py --out $(or $(OUT),_build/gpu-check)
+
 lint: $(BIN)/.installed
 	$(BIN)/ruff check rnncourse autograder tests scripts
 

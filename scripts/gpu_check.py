@@ -38,8 +38,20 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import nbformat  # noqa: E402
 import torch  # noqa: E402
+
+try:
+    import nbformat
+except ImportError:  # a GPU machine without the Jupyter stack: the notebooks are plain JSON
+    from types import SimpleNamespace
+
+    def _read(path, as_version=4):
+        cells = json.loads(Path(path).read_text())["cells"]
+        return SimpleNamespace(cells=[SimpleNamespace(
+            cell_type=c["cell_type"], metadata=c.get("metadata", {}),
+            source="".join(c["source"]) if isinstance(c["source"], list) else c["source"]) for c in cells])
+
+    nbformat = SimpleNamespace(read=_read)
 
 # Which notebook, which classes, the cell that trains, the cells never to run here, and the
 # grader's full-marks bar on unseen dates (the last threshold of the hidden test).
@@ -227,7 +239,8 @@ def check_exercise(name: str, device: torch.device, out: Path, quick: bool) -> d
         greedy_identical=bool(torch.equal(g_cpu, g_dev)),
         greedy_rows_differing=int((g_cpu != g_dev).any(1).sum()),
         max_abs_logit_difference=float((l_cpu - l_dev).abs().max()),
-        grades_identically=bool(em_cpu == em_dev == em_notebook),
+        # exact-match rates from float32 tensors and from Python floats differ in the 8th digit
+        grades_identically=bool(round(float(em_cpu), 6) == round(float(em_dev), 6) == round(float(em_notebook), 6)),
     )
 
     # Speed: fixed steps of a fresh model on the device and on a 2-thread CPU.
