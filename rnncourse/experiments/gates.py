@@ -45,7 +45,7 @@ class AgreementModel(nn.Module):
     """Embedding -> ``nn.RNN`` / ``nn.GRU`` / ``nn.LSTM`` -> linear head on the last state.
 
     ``forward(x, targets=None) -> (logits, loss)`` with ``x`` (N, T) token ids and
-    ``logits`` (N, 2): singular or plural subject, read at the final ``<verb>`` token.
+    ``logits`` (N, 2): singular or plural subject, read after the last word (where the verb would come).
     """
 
     def __init__(self, kind: str = "gru", vocab_size: int = VOCAB_SIZE, embed_dim: int = 16,
@@ -209,7 +209,7 @@ def state_gradient_norms(model: AgreementModel, distance: int, seed: int = 4321,
 
     Unrolls the trained layer step by step with the matching ``nn.*Cell`` (same weights) and
     averages each sentence's gradient norm over ``n`` sentences. Index 1 is the state right
-    after the subject, the last index the state at the ``<verb>`` (chapters 4 and 5).
+    after the subject, the last index the state where the verb is predicted (chapters 4 and 5).
     """
     if wrt == "c" and model.kind != "lstm":
         raise ValueError("only an LSTM has a memory cell c")
