@@ -96,6 +96,7 @@ class Recorder:
     def __init__(self, real_train, device: torch.device, max_steps: int | None, time_limit: float | None):
         self.real_train, self.device = real_train, device
         self.max_steps, self.time_limit = max_steps, time_limit
+        self.force_fp32 = False
         self.calls: list[dict] = []
 
     def __call__(self, model, batches, **kw):
@@ -109,6 +110,8 @@ class Recorder:
         if self.max_steps is not None:  # a smoke test: evaluate often enough to see a few scores
             kw["eval_every"] = min(kw.get("eval_every", 100), max(1, self.max_steps // 2))
         kw["progress"] = False
+        if self.force_fp32:
+            kw["autocast"] = None
         evaluate, times = kw.get("evaluate"), []
         start = [0.0]
         if evaluate is not None:
@@ -197,10 +200,16 @@ def check_exercise(name: str, device: torch.device, out: Path, quick: bool) -> d
     ns = notebook_namespace(name, with_training=False, patches=patches)
     train_code = next(c.source for c in nbformat.read(ROOT / "solutions" / name / f"{name}.ipynb", 4).cells
                       if c.metadata.get("nbgrader", {}).get("grade_id") == "train")
-    printed = io.StringIO()
+    printed, train_error = io.StringIO(), None
     with contextlib.redirect_stdout(printed):
         wall = time.perf_counter()
-        exec(compile(train_code, f"{name}:train", "exec"), ns)
+        try:
+            exec(compile(train_code, f"{name}:train", "exec"), ns)
+        except Exception as e:  # e.g. bf16 autocast unsupported for an RNN op by this torch/cuDNN
+            train_error = f"{type(e).__name__}: {e}"
+            recorder.force_fp32 = True
+            wall = time.perf_counter()
+            exec(compile(train_code, f"{name}:train", "exec"), ns)
         wall = time.perf_counter() - wall
     call = recorder.calls[-1]
     hist = call["history"]
@@ -208,6 +217,7 @@ def check_exercise(name: str, device: torch.device, out: Path, quick: bool) -> d
     steps_to_bar = next((st for st, s in hist.evals if s >= spec["bar"]), None)
     report = dict(
         exercise=name, device=str(device), autocast=str(call["kwargs"].get("autocast")),
+        notebook_training_error=train_error,
         batch_size=call["batch_size"], lr=call["kwargs"].get("lr"), steps_run=hist.steps[-1],
         train_seconds=round(hist.seconds, 2), cell_seconds=round(wall, 2),
         final_val_exact_match=hist.evals[-1][1] if hist.evals else None,
@@ -249,7 +259,10 @@ def check_exercise(name: str, device: torch.device, out: Path, quick: bool) -> d
     n_cpu = 10 if quick else 60
     timings = [time_steps(factory, call["batch_size"], n, device, None, dates)]
     if device.type == "cuda":
-        timings.append(time_steps(factory, call["batch_size"], n, device, torch.bfloat16, dates))
+        try:
+            timings.append(time_steps(factory, call["batch_size"], n, device, torch.bfloat16, dates))
+        except Exception as e:
+            report["bf16_error"] = f"{type(e).__name__}: {e}"
     cpu = time_steps(factory, call["batch_size"], n_cpu, torch.device("cpu"), None, dates, threads=2)
     timings.append(cpu)
     report["timings"] = timings
@@ -282,6 +295,12 @@ def markdown(results: dict) -> str:
             f"{r['grades_identically']} | {r['greedy_identical']} ({r['greedy_rows_differing']} rows differ) | "
             f"{fmt(dev32)} | {fmt(dev16)} | {fmt(cpu2)} | {r['cpu2_over_device_ratio']} | "
             f"{r['estimated_cpu2_seconds_to_bar']} |")
+    for r in results["exercises"]:
+        for key in ("notebook_training_error", "bf16_error"):
+            if r.get(key):
+                lines.append(f"- **{r['exercise']} {key}**: `{r[key]}`")
+        lines.append(f"- {r['exercise']} training ran with autocast={r['autocast']}; "
+                     f"its output: {r['printed']!r}")
     lines += ["", "Time to the bar is measured at the notebook's evaluations (every `eval_every` steps), "
               "evaluation time included. *Grades identically*: the checkpoint reloaded on the CPU gives the "
               "same exact match as the same weights on the training device, with the grader's procedure.", ""]
@@ -313,6 +332,10 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "report.json").write_text(json.dumps(results, indent=2) + "\n")
     (args.out / "report.md").write_text(markdown(results))
     print(markdown(results))
+    for r in results["exercises"]:
+        for key in ("notebook_training_error", "bf16_error"):
+            if r.get(key):
+                print(f"{r['exercise']}: {key}: {r[key]}")
     ok = all(r["grades_identically"] for r in results["exercises"])
     if not args.quick:
         ok = ok and all(r["seconds_to_bar"] is not None for r in results["exercises"])
