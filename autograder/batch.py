@@ -536,14 +536,14 @@ def parser() -> argparse.ArgumentParser:
         description="Grade a class's exercise notebooks with nbgrader: in parallel (local pool or Dask), "
                     "each submission in a sandbox (bubblewrap), feedback without hidden tests.")
     p.add_argument("submissions", help="a folder of submissions or a zip (see the layouts below)")
-    p.add_argument("--course", default=str(PACKAGE_ROOT), help="the course folder holding solutions/ "
-                   "(default: %(default)s)")
+    p.add_argument("--course", help="the course folder holding solutions/ (default: the current "
+                   "folder if it has solutions/, else the checkout this grader comes from)")
     p.add_argument("--out", default="grading", help="output folder (default: ./grading)")
     p.add_argument("--db", help="SQLAlchemy URL of the gradebook (default: sqlite:///<out>/gradebook.db)")
     p.add_argument("--assignment", action="append", help="grade only this assignment (repeatable; "
                    "default: every folder of solutions/)")
-    p.add_argument("--workers", type=int, help="local worker processes (default: one per core, "
-                   "fewer if memory is short)")
+    p.add_argument("--workers", type=int, help="submissions graded at once on this machine, each in "
+                   "its own process (default: one per core, fewer if memory is short)")
     p.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786): grade on that cluster")
     p.add_argument("--wall", type=float, default=900, help="wall-time limit per notebook, s (default 900)")
     p.add_argument("--cell-timeout", type=float, default=300, help="time limit per cell, s (default 300)")
@@ -566,6 +566,8 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=".*not in session.*")  # nbgrader's SQLAlchemy noise
     args = parser().parse_args(argv)
     args.package = args.package or list(DEFAULT_PACKAGES)
+    if not args.course:
+        args.course = "." if Path("solutions").is_dir() else str(PACKAGE_ROOT)
     os.environ["PATH"] = _env()["PATH"]  # nbgrader's Gradebook runs `alembic` for a new database
     try:
         return grade(args)
