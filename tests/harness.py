@@ -37,6 +37,8 @@ VARIANTS_DIR = Path(__file__).parent / "variants"
 SCRATCH = Path(tempfile.mkdtemp(prefix="course-grading-"))
 atexit.register(shutil.rmtree, SCRATCH, ignore_errors=True)
 MARKER_LINES = ("### BEGIN SOLUTION", "### END SOLUTION")
+# Per-cell limit for the student run (training included); raise it on a loaded machine.
+STUDENT_RUN_TIMEOUT = int(os.environ.get("COURSE_STUDENT_RUN_TIMEOUT", "900"))
 
 
 @dataclass
@@ -138,7 +140,7 @@ def run_as_student(assignment: str) -> tuple[Path, float]:
     env_before = os.environ.pop("NBGRADER_EXECUTION", None)
     start = time.perf_counter()
     try:
-        client = nbclient.NotebookClient(nb, timeout=900, kernel_name="python3",
+        client = nbclient.NotebookClient(nb, timeout=STUDENT_RUN_TIMEOUT, kernel_name="python3",
                                          resources={"metadata": {"path": str(work)}})
         client.execute()
     finally:
@@ -173,9 +175,25 @@ def cell_outputs_text(cell) -> str:
     return "".join(parts)
 
 
-@functools.cache
+_FAILED: dict[str, str] = {}
+
+
 def graded(assignment: str) -> Graded:
-    """Run the whole cycle for ``assignment`` once per test process (see module docstring)."""
+    """Run the whole cycle for ``assignment`` once per test process (see module docstring).
+
+    A failure is remembered too: the other tests of the assignment then fail at once with
+    the same cause instead of training again (functools.cache does not cache exceptions)."""
+    if assignment in _FAILED:
+        raise RuntimeError(f"grading {assignment} already failed in this test process: {_FAILED[assignment]}")
+    try:
+        return _graded(assignment)
+    except Exception as e:
+        _FAILED[assignment] = f"{type(e).__name__}: {str(e)[:2000]}"
+        raise
+
+
+@functools.cache
+def _graded(assignment: str) -> Graded:
     from nbgrader.api import Gradebook
 
     student_dir, seconds = run_as_student(assignment)
