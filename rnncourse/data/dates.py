@@ -240,8 +240,8 @@ def encode_batch(texts: Sequence[str], vocab: Vocab, *, sos: bool = False, eos: 
     """(N, T) int64 tensor of the encoded ``texts``, right-padded with ``<pad>`` (0)."""
     rows = [vocab.encode(t, sos=sos, eos=eos) for t in texts]
     out = torch.full((len(rows), max(len(r) for r in rows)), PAD, dtype=torch.long)
-    for i, r in enumerate(rows):
-        out[i, : len(r)] = torch.tensor(r, dtype=torch.long)
+    for i, ids in enumerate(rows):
+        out[i, : len(ids)] = torch.tensor(ids, dtype=torch.long)
     return out
 
 

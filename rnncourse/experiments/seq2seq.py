@@ -78,7 +78,7 @@ class PlainTranslator(nn.Module):
         h = c[None]
         y = torch.full((src.shape[0], 1), dates.SOS, dtype=torch.long, device=src.device)
         tokens, weights = [], []
-        for _ in range(max_len):
+        while len(tokens) < max_len:
             logits, h, w = self.decode(y, h, memory, c, mask)
             y = logits[:, -1].argmax(-1, keepdim=True)
             tokens.append(y)

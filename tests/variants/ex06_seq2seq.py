@@ -11,7 +11,7 @@ VARIANTS = {
         "cell": "encoder",
         "replace": [("packed_out, h = self.rnn(packed)",
                      "packed_out, h = self.rnn(packed)\n"
-                     "            _, h = self.rnn(self.embedding(src))")],
+                     "        _, h = self.rnn(self.embedding(src))")],
         "loses": ["test_encoder", "test_trained_translator"],
         "message": "h is the state after the padding",
     },

@@ -34,12 +34,12 @@ VARIANTS = {
     },
     "decoder_queries_with_the_new_state": {
         "cell": "attention_decoder",
-        "replace": [("""            context, weights = additive_attention(h, enc_states, self.W_q.weight, self.W_k.weight,
-                                                  self.v.weight[0], mask)
-            h = self.cell(torch.cat([self.embedding(y_prev), context], dim=-1), h)""",
-                     """            h = self.cell(torch.cat([self.embedding(y_prev), enc_states.mean(1)], dim=-1), h)
-            context, weights = additive_attention(h, enc_states, self.W_q.weight, self.W_k.weight,
-                                                  self.v.weight[0], mask)""")],
+        "replace": [("""        context, weights = additive_attention(h, enc_states, self.W_q.weight, self.W_k.weight,
+                                              self.v.weight[0], mask)
+        h = self.cell(torch.cat([self.embedding(y_prev), context], dim=-1), h)""",
+                     """        h = self.cell(torch.cat([self.embedding(y_prev), enc_states.mean(1)], dim=-1), h)
+        context, weights = additive_attention(h, enc_states, self.W_q.weight, self.W_k.weight,
+                                              self.v.weight[0], mask)""")],
         "loses": ["test_attention_decoder", "test_trained_attention_translator"],
         "message": "previous",
     },
