@@ -318,6 +318,9 @@ def main(argv: list[str] | None = None) -> int:
     from rnncourse import pick_device
 
     device = pick_device(args.device)
+    if device.type != "cuda":
+        print(f"warning: no CUDA device in use (torch {torch.__version__}, cuda available: "
+              f"{torch.cuda.is_available()}): everything runs on {device}", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     env = dict(device=str(device), torch=torch.__version__, python=platform.python_version(),
