@@ -355,15 +355,11 @@ def zero_result(task: dict, kit: Kit, errors: list[str]) -> dict:
 
 
 def check_feedback(page: str, secrets: set[str], own: set[str]) -> list[str]:
-    from .worker import ANSI_RE
+    """Lines of a feedback page that show hidden material (the worker's redaction, checked again)."""
+    from .worker import _is_secret
 
-    text = leaks.html_to_text(page)
-    found = [m for m in leaks.MARKERS if m in text]
-    for line in text.splitlines():
-        plain = leaks._norm(ANSI_RE.sub("", line))
-        if len(plain) >= 24 and plain not in own:
-            found += [s for s in secrets if s in plain and s not in own]
-    return found
+    hidden = secrets - own
+    return [line for line in leaks.html_to_text(page).splitlines() if _is_secret(line, hidden)]
 
 
 def grade(args) -> int:
@@ -547,7 +543,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786): grade on that cluster")
     p.add_argument("--wall", type=float, default=900, help="wall-time limit per notebook, s (default 900)")
     p.add_argument("--cell-timeout", type=float, default=300, help="time limit per cell, s (default 300)")
-    p.add_argument("--mem", type=int, default=4096, help="memory limit per kernel, MiB (default 4096)")
+    p.add_argument("--mem", type=int, default=8192, help="address-space limit per kernel, MiB (default 8192; torch reserves much more address space than it uses)")
     p.add_argument("--nproc", type=int, default=64, help="processes+threads per sandbox (default 64)")
     p.add_argument("--package", action="append", default=None,
                    help="a package the notebooks import that the sandbox must see "

@@ -97,6 +97,7 @@ def write_histograms(rows: list[Row], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     names = sorted({r.assignment for r in rows})
     if not names:
@@ -112,6 +113,7 @@ def write_histograms(rows: list[Row], path: Path) -> None:
         ax.set_xlabel(f"score (out of {mx:g})")
         ax.set_ylabel("students")
         ax.set_xlim(0, mx)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
     fig.tight_layout()

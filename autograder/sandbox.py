@@ -51,7 +51,7 @@ class Limits:
 
     wall_s: float = 600.0
     cell_s: float = 300.0
-    mem_mb: int = 4096
+    mem_mb: int = 8192
     nproc: int = 64
     fsize_mb: int = 128
 
@@ -163,7 +163,7 @@ def bwrap_argv(pol: Policy, command: list[str]) -> list[str]:
             argv += ["--ro-bind", p, p]
     tmp_size = str(min(pol.limits.fsize_mb * 4, 1024) * 2**20)  # /tmp lives in memory
     argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", tmp_size,
-             "--tmpfs", "/tmp", "--tmpfs", "/dev/shm", "--perms", "0755", "--tmpfs", "/home",
+             "--tmpfs", "/tmp", "--perms", "1777", "--tmpfs", "/dev/shm", "--perms", "0755", "--tmpfs", "/home",
              "--perms", "0755", "--tmpfs", "/run"]
     made = {"/", "/tmp", "/home", "/run", *SYSTEM_RO}
     ro = list(pol.ro_paths)

@@ -121,7 +121,7 @@ def _redact_class():
         """Remove any line of the instructor's hidden material from sources and outputs,
         and put the grader's notice (flags, errors) at the top of the feedback."""
 
-        secrets: list[str] = []
+        secrets: set[str] = set()
         notice: str = ""
         redacted: int = 0
 
@@ -158,11 +158,16 @@ def _redact_class():
     return RedactSecrets
 
 
+# what tracebacks put before a source line: IPython's "---> 12 " / "     12 ", pytest's ">   ", "E   "
+TRACE_PREFIX = re.compile(r"^\s*(?:-*>\s*\d+|\d+|>|E)\s+")
+
+
 def _is_secret(line: str, secrets) -> bool:
-    plain = _norm(ANSI_RE.sub("", line))
+    """Does ``line`` show a secret line (whole, or behind a traceback prefix) or a marker?"""
+    plain = ANSI_RE.sub("", line)
     if any(m in plain for m in MARKERS):
         return True
-    return len(plain) >= 24 and any(s in plain for s in secrets)
+    return _norm(plain) in secrets or _norm(TRACE_PREFIX.sub("", plain, count=1)) in secrets
 
 
 # --------------------------------------------------------------------------- steps
@@ -278,7 +283,6 @@ def run(scratch: Path) -> dict:
     result["errors"] += [f"{e}; the cells after it scored 0" for e in events]
 
     graded_dir = scratch / "autograded" / student / assignment
-    unverified: dict[str, dict[str, str]] = {}
     for name in valid:
         path = graded_dir / f"{name}.ipynb"
         # the code that ran: after nbgrader restored the locked cells (else as submitted)
@@ -296,7 +300,6 @@ def run(scratch: Path) -> dict:
         for n in sorted(set(notes)):
             result["flags"].append(f"{name}: tamper: runtime {n}")
             tamper.setdefault(name, []).append(n)
-        unverified[name] = bad
         result["autograded"][name] = path.read_text()
 
     with Gradebook(db_url, task["course_id"]) as gb:
@@ -439,7 +442,7 @@ def _feedback(scratch, task, kit, valid, graded_dir, result, tamper) -> dict[str
 
     student, assignment = task["student"], task["assignment"]
     own = {_norm(x) for nb in valid.values() for c in nb.cells for x in c.source.splitlines()}
-    secrets = [s for s in kit["secrets"] if s not in own]
+    secrets = {s for s in kit["secrets"] if s not in own}
     out: dict[str, str] = {}
     have = [n for n in valid if (graded_dir / f"{n}.ipynb").exists()]
     if have:

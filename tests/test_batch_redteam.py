@@ -1,7 +1,7 @@
 """The red-team batch through the real grader: locally (2 workers) and on a Dask cluster.
 
 tests/redteam/make_batch.py writes a tiny course and one submission per attack; the grader
-runs them with short limits (90 s a notebook, 15 s a cell, 2 GiB). Checked: every student
+runs them with short limits (120 s a notebook, 30 s a cell, 2 GiB). Checked: every student
 gets exactly one row and one gradebook submission; the correct one scores 20/20; each attack
 scores what EXPECT says (0 for what it attacked) or is flagged; nothing outside the scratch
 folders changed (course, class folder, home, /tmp, the loopback listener); no feedback page
@@ -33,11 +33,11 @@ import make_batch  # noqa: E402
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.xdist_group("batch_redteam"),
+    pytest.mark.xdist_group("batch"),
     pytest.mark.skipif(sandbox.probe()[0] != "bwrap",
                        reason=f"bubblewrap is not usable here: {sandbox.probe()[1]}"),
 ]
-LIMITS = ["--wall", "90", "--cell-timeout", "15", "--mem", "2048", "--require-sandbox"]
+LIMITS = ["--wall", "120", "--cell-timeout", "30", "--mem", "2048", "--require-sandbox"]
 DASK_SUBSET = ["correct", "blank", "invalid_json", "infinite_loop", "os_exit", "patch_numpy", "network"]
 
 

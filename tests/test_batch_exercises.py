@@ -1,0 +1,134 @@
+"""The course's real exercises through the batch grader, locally and on a Dask cluster.
+
+For every exercise in solutions/ (found there, so ex02... join automatically) a small class:
+the released notebook filled with the solution's code, the untouched release, and the wrong
+variants declared in tests/variants/<exercise>.py. The reference checkpoint is used when
+solutions/<exercise>/ holds one (an instructor's or CI's training run), else the trained-model
+cells are expected to score 0 ("checkpoint missing"). Expected: the solution scores full
+marks in every other cell, the release 0, each variant loses exactly its listed cells; no
+flags; and a Dask LocalCluster gives the same grades.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import logging
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder import batch, sandbox
+
+REPO = Path(__file__).resolve().parents[1]
+EXERCISES = sorted(p.name for p in (REPO / "solutions").iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
+MAX_VARIANTS = 2  # per exercise, to keep the run short
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.xdist_group("batch"),
+    pytest.mark.skipif(sandbox.probe()[0] != "bwrap", reason="bubblewrap is not usable here"),
+]
+
+
+def _filled(source: str) -> str:
+    return "\n".join(ln for ln in source.splitlines() if "BEGIN SOLUTION" not in ln and "END SOLUTION" not in ln)
+
+
+def _variants(exercise: str) -> dict:
+    path = REPO / "tests" / "variants" / f"{exercise}.py"
+    if not path.exists():
+        return {}
+    spec = importlib.util.spec_from_file_location(f"variants_{exercise}", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return dict(list(mod.VARIANTS.items())[:MAX_VARIANTS])
+
+
+def _class(root: Path) -> dict[tuple[str, str], dict]:
+    """Writes the class; returns (student, exercise) -> {"loses": set of cells or None (= all)}."""
+    expect = {}
+    for ex in EXERCISES:
+        sol = nbformat.read(REPO / "solutions" / ex / f"{ex}.ipynb", as_version=4)
+        code = {c.metadata.get("nbgrader", {}).get("grade_id"): _filled(c.source) for c in sol.cells}
+        stems = batch.CHECKPOINT_RE.findall("\n".join(c.source for c in sol.cells))
+        ckpts = [REPO / "solutions" / ex / f"{s}{e}" for s in stems for e in (".safetensors", ".json")]
+        have_ckpt = all(p.exists() for p in ckpts)
+        trained = {c.metadata["nbgrader"]["grade_id"] for c in sol.cells
+                   if c.metadata.get("nbgrader", {}).get("grade") and "load_checkpoint" in c.source}
+        release = nbformat.read(REPO / "exercises" / ex / f"{ex}.ipynb", as_version=4)
+        students = {"solution": ({}, set()), "release": (None, None)}
+        for name, v in _variants(ex).items():
+            students[re.sub(r"[^A-Za-z0-9.-]", "-", name)] = ({v["cell"]: v["replace"]}, set(v["loses"]))
+        for student, (edits, loses) in students.items():
+            nb = nbformat.reads(nbformat.writes(release), as_version=4)
+            if edits is not None:
+                for cell in nb.cells:
+                    gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+                    if cell.metadata.get("nbgrader", {}).get("solution") and gid in code:
+                        src = code[gid]
+                        for old, new in edits.get(gid, []):
+                            assert old in src, (ex, student, old)
+                            src = src.replace(old, new)
+                        cell.source = src
+            d = root / student / ex
+            d.mkdir(parents=True)
+            nbformat.write(nb, d / f"{ex}.ipynb")
+            if edits is not None and have_ckpt:
+                for p in ckpts:
+                    shutil.copy(p, d / p.name)
+            expect[(student, ex)] = {"loses": None if loses is None else loses | (set() if have_ckpt else trained)}
+    return expect
+
+
+def _cells(out: Path) -> dict[tuple[str, str], dict[str, tuple[float, float]]]:
+    got: dict = {}
+    with open(out / "grades_cells.csv") as f:
+        for r in csv.DictReader(f):
+            got.setdefault((r["student"], r["assignment"]), {})[r["cell"]] = (float(r["score"]), float(r["max_score"]))
+    return got
+
+
+def _grade(cls: Path, out: Path, *extra: str) -> None:
+    proc = subprocess.run([sys.executable, "-m", "autograder.batch", str(cls), "--course", str(REPO),
+                           "--out", str(out), "--wall", "600", "--cell-timeout", "300", "--quiet",
+                           "--require-sandbox", *extra], capture_output=True, text=True, env=batch._env(),
+                          timeout=3600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+def test_real_exercises_grade_as_expected_locally_and_on_dask(tmp_path):
+    from distributed import LocalCluster
+
+    cls = tmp_path / "class"
+    expect = _class(cls)
+    _grade(cls, tmp_path / "local", "--workers", "2")
+    local = _cells(tmp_path / "local")
+    wrong = []
+    for key, spec in expect.items():
+        cells = local.get(key)
+        if cells is None:
+            wrong.append(f"{key}: no row")
+            continue
+        for name, (score, mx) in cells.items():
+            should_lose = spec["loses"] is None or name in spec["loses"]
+            if should_lose and score >= mx:
+                wrong.append(f"{key} {name}: {score}/{mx}, expected below full")
+            if not should_lose and score < mx:
+                wrong.append(f"{key} {name}: {score}/{mx}, expected full")
+            if spec["loses"] is None and score != 0:
+                wrong.append(f"{key} {name}: the release scored {score}")
+    with open(tmp_path / "local" / "grades.csv") as f:
+        flagged = [r["student"] for r in csv.DictReader(f) if r["status"] == "flagged"]
+    assert not flagged, f"correct or honest-mistake notebooks flagged: {flagged}"
+    assert not wrong, "\n".join(wrong)
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None, silence_logs=logging.ERROR) as cluster:
+        _grade(cls, tmp_path / "dask", "--scheduler", cluster.scheduler_address)
+    assert _cells(tmp_path / "dask") == local
