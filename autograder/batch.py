@@ -382,6 +382,9 @@ def grade(args) -> int:
     if mode != "bwrap":
         print("WARNING: submissions run WITHOUT bubblewrap: only memory/CPU/process/file-size limits "
               f"apply; files and network are NOT isolated ({why}).", file=sys.stderr)
+        if os.geteuid() == 0 and not sandbox.others_can_run(sys.executable):
+            print("WARNING: the kernels also run as root (this Python is not reachable by another user), "
+                  "where the process limit does not bind.", file=sys.stderr)
         if args.require_sandbox:
             raise GradingError("--require-sandbox: bubblewrap is not usable here")
     print(f"rnn-grade: {', '.join(names)} from {args.submissions} on {where}; sandbox: {mode} ({why})",
