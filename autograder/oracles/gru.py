@@ -20,29 +20,12 @@ import numpy as np
 import torch
 from torch import nn
 
-_NAMES = {"Wx": "weight_ih", "Wh": "weight_hh", "bx": "bias_ih", "bh": "bias_hh"}
+from .gated import copy_params, params_of, random_gated_params  # noqa: F401 - part of this module's API
 
 
 def random_gru_params(D: int, H: int, seed: int, dtype=np.float64, scale: float = 0.5) -> dict:
     """A GRU params dict with Gaussian entries of standard deviation ``scale``."""
-    rng = np.random.default_rng(seed)
-    shapes = {"Wx": (3 * H, D), "Wh": (3 * H, H), "bx": (3 * H,), "bh": (3 * H,)}
-    return {k: (scale * rng.standard_normal(s)).astype(dtype) for k, s in shapes.items()}
-
-
-def copy_params(module: nn.Module, params: dict, suffix: str = "") -> nn.Module:
-    """Copy ``params`` into ``module.weight_ih{suffix}`` etc. (in place; returns the module)."""
-    with torch.no_grad():
-        for key, name in _NAMES.items():
-            target = getattr(module, name + suffix)
-            target.copy_(torch.as_tensor(np.asarray(params[key]), dtype=target.dtype))
-    return module
-
-
-def params_of(module: nn.Module, suffix: str = "") -> dict:
-    """The params dict (float64 numpy) of a module with torch-named GRU weights."""
-    return {key: getattr(module, name + suffix).detach().cpu().double().numpy().copy()
-            for key, name in _NAMES.items()}
+    return random_gated_params(D, H, 3, seed, dtype, scale)
 
 
 def torch_gru_cell(params: dict) -> nn.GRUCell:

@@ -1,0 +1,40 @@
+"""What the GRU and LSTM oracles share: PyTorch's weight names and the params-dict copies.
+
+A gated params dict stacks its gates along rows in PyTorch's layout::
+
+    Wx (G·H, D) -> weight_ih      Wh (G·H, H) -> weight_hh
+    bx (G·H,)   -> bias_ih        bh (G·H,)   -> bias_hh
+
+with G = 3 for a GRU (r, z, n) and G = 4 for an LSTM (i, f, g, o).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+NAMES = {"Wx": "weight_ih", "Wh": "weight_hh", "bx": "bias_ih", "bh": "bias_hh"}
+
+
+def random_gated_params(D: int, H: int, gates: int, seed: int, dtype=np.float64,
+                        scale: float = 0.5) -> dict:
+    """A params dict for ``gates`` stacked gates with Gaussian entries of standard deviation ``scale``."""
+    rng = np.random.default_rng(seed)
+    shapes = {"Wx": (gates * H, D), "Wh": (gates * H, H), "bx": (gates * H,), "bh": (gates * H,)}
+    return {k: (scale * rng.standard_normal(s)).astype(dtype) for k, s in shapes.items()}
+
+
+def copy_params(module: nn.Module, params: dict, suffix: str = "") -> nn.Module:
+    """Copy ``params`` into ``module.weight_ih{suffix}`` etc. (in place; returns the module)."""
+    with torch.no_grad():
+        for key, name in NAMES.items():
+            target = getattr(module, name + suffix)
+            target.copy_(torch.as_tensor(np.asarray(params[key]), dtype=target.dtype))
+    return module
+
+
+def params_of(module: nn.Module, suffix: str = "") -> dict:
+    """The params dict (float64 numpy) of a module with torch-named GRU/LSTM weights."""
+    return {key: getattr(module, name + suffix).detach().cpu().double().numpy().copy()
+            for key, name in NAMES.items()}
