@@ -41,11 +41,11 @@ class RNNLM(nn.Module):
         self.embed = nn.Embedding(vocab_size + 1, embed_dim, padding_idx=vocab_size)
         rnn = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}[cell]
         self.rnn = rnn(embed_dim, hidden_size, batch_first=True)
-        self.head = nn.Linear(hidden_size, vocab_size)
+        self.readout = nn.Linear(hidden_size, vocab_size)
 
     def forward(self, x: torch.Tensor, targets: torch.Tensor | None = None, state=None):
         a, _ = self.rnn(self.embed(x), state)                 # (N, T, H); a<0> = 0
-        logits = self.head(a)                                 # (N, T, V)
+        logits = self.readout(a)                              # (N, T, V)
         loss = None
         if targets is not None:
             loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
@@ -158,7 +158,7 @@ def sample_streams(model: RNNLM, n_streams: int, length: int, *, temperature: fl
     state, out = None, []
     for _ in range(length):
         a, state = model.rnn(model.embed(x), state)
-        logits = model.head(a[:, -1]) / temperature           # (S, V)
+        logits = model.readout(a[:, -1]) / temperature        # (S, V)
         if top_k is not None:
             kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]
             logits = logits.masked_fill(logits < kth, -math.inf)
