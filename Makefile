@@ -36,7 +36,7 @@ grade: $(BIN)/.installed  ## grade a class: make grade SUBMISSIONS=folder-or.zip
 # machine 2 threads per process made training 10-25x slower (measured while building this).
 test: $(BIN)/.installed  ## run all tests (solutions 20/20, blanks 0, wrong variants, leaks, drift, the book)
 	@mkdir -p _build; start=$$(date +%s); \
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadgroup; rc=$$?; \
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadgroup --durations=15; rc=$$?; \
 	echo "$$(( $$(date +%s) - start )) seconds, exit $$rc, $$(date -u +%Y-%m-%dT%H:%MZ)" > _build/test-wall-time.txt; \
 	exit $$rc
 
