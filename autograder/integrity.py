@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -111,7 +112,7 @@ def tampering_notes() -> list[str]:
     for mod_name, attr, obj in _watched_objects():
         seen.add((mod_name, attr))
         ref = _SNAPSHOT.get((mod_name, attr), obj)
-        if ref is not obj:
+        if ref is not obj and not _library_wrapper(mod_name, ref, obj):
             notes.append(f"TAMPERING: {mod_name}.{attr} was replaced during the run")
         elif (mod_name, attr) in _CONTENTS and _contents(obj) != _CONTENTS[(mod_name, attr)]:
             notes.append(f"TAMPERING: {mod_name}.{attr} was modified during the run")
@@ -119,6 +120,32 @@ def tampering_notes() -> list[str]:
         if mod_name in sys.modules or "." in mod_name:
             notes.append(f"TAMPERING: {mod_name}.{attr} was removed during the run")
     return sorted(set(notes)) + _namespace_notes()
+
+
+def _library_wrapper(mod_name: str, ref, obj) -> bool:
+    """Is ``obj`` a wrapper of ``ref`` written by the library itself (not by the notebook)?
+
+    torch does this: the first import of ``torch._dynamo`` (the optimizers import it on their
+    first step, i.e. in every training cell) replaces ``torch.manual_seed`` with a wrapper from
+    ``torch/_compile.py`` whose ``__wrapped__`` is the original. Accepted only when every link
+    of the ``__wrapped__`` chain is a function whose code lives in that library's installed
+    package, so a wrapper defined in a notebook cell still counts as tampering.
+    """
+    top = sys.modules.get(mod_name.split(".")[0])
+    root = os.path.dirname(getattr(top, "__file__", "") or "")
+    if not root:
+        return False
+    link = obj
+    for _ in range(4):
+        code = getattr(link, "__code__", None)
+        if code is None or not os.path.abspath(code.co_filename).startswith(root + os.sep):
+            return False
+        link = getattr(link, "__wrapped__", None)
+        if link is ref:
+            return True
+        if link is None:
+            return False
+    return False
 
 
 def _namespace_notes() -> list[str]:

@@ -74,17 +74,25 @@ def _executed_notebook(page: str) -> Path | None:
 
 
 def glue_values(nb_path: Path) -> dict[str, str]:
-    """name -> text/plain of every ``myst_nb.glue`` value in an executed notebook."""
+    """name -> text/plain of every ``myst_nb.glue`` value of an executed chapter.
+
+    myst-nb moves the glued outputs out of the executed notebook into ``<page>.glue.json``
+    beside it; a notebook executed by other means still carries them in its cells.
+    """
+    outputs = []
+    glue_file = nb_path.with_suffix(".glue.json")
+    if glue_file.exists():
+        outputs += json.loads(glue_file.read_text()).values()
     nb = nbformat.read(nb_path, as_version=4)
+    outputs += [out for cell in nb.cells for out in cell.get("outputs", [])]
     values = {}
-    for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            name = out.get("metadata", {}).get("scrapbook", {}).get("name")
-            if not name:
-                continue
-            for mime, val in out.get("data", {}).items():
-                if mime.endswith("text/plain"):
-                    values[name] = val if isinstance(val, str) else "".join(val)
+    for out in outputs:
+        name = out.get("metadata", {}).get("scrapbook", {}).get("name")
+        if not name:
+            continue
+        for mime, val in out.get("data", {}).items():
+            if mime.endswith("text/plain"):
+                values[name] = val if isinstance(val, str) else "".join(val)
     return values
 
 

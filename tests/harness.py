@@ -54,6 +54,9 @@ class Graded:
     course: Path
     student_run_seconds: float
     grades: dict[str, dict[str, CellGrade]] = field(default_factory=dict)  # student -> cell -> grade
+    # what the student sees when running the solution top to bottom (training included), before
+    # any grading: graded cell -> (score the cell returned, its points, its output)
+    student_view: dict[str, CellGrade] = field(default_factory=dict)
 
     def total(self, student: str) -> float:
         return sum(g.score for g in self.grades[student].values())
@@ -175,6 +178,23 @@ def cell_outputs_text(cell) -> str:
     return "".join(parts)
 
 
+def student_view(executed: Path) -> dict[str, CellGrade]:
+    """Graded test cells of a notebook executed as a student runs it: the score each returned."""
+    nb = nbformat.read(executed, as_version=4)
+    view = {}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type != "code" or not meta.get("grade") or meta.get("solution"):
+            continue
+        results = [o for o in cell.get("outputs", []) if o.output_type == "execute_result"]
+        try:
+            score = float(results[-1]["data"]["text/plain"]) if results else float("nan")
+        except ValueError:
+            score = float("nan")
+        view[meta["grade_id"]] = CellGrade(score, float(meta.get("points", 0)), cell_outputs_text(cell))
+    return view
+
+
 _FAILED: dict[str, str] = {}
 
 
@@ -226,6 +246,7 @@ def _graded(assignment: str) -> Graded:
     _run([py, "-m", "nbgrader", "generate_feedback", assignment, "--force", *course_args(course)], ROOT, 600)
 
     result = Graded(assignment, course, seconds)
+    result.student_view = student_view(student_dir / nb_name)
     notebook = nb_name[:-len(".ipynb")]
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         for student in submissions:

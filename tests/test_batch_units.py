@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
 import zipfile
 from pathlib import Path
 
@@ -14,6 +15,8 @@ import pytest
 
 from autograder import batch, intake, integrity, report, sandbox, worker
 from autograder.integrity import module_aliases, protected_names, scan_source
+
+REPO = Path(__file__).resolve().parents[1]
 
 SETUP = """
 import numpy as np
@@ -104,6 +107,30 @@ def test_runtime_integrity_sees_replacements(monkeypatch):
     assert integrity.tampering_notes() == []
     monkeypatch.setattr(np, "allclose", lambda *a, **k: True)
     assert any("numpy.allclose" in n for n in integrity.tampering_notes())
+
+
+def test_torch_wrapping_its_own_manual_seed_is_not_tampering():
+    """A training cell's optimizer imports torch._dynamo, which wraps torch.manual_seed; a student
+    running the solution top to bottom must not be told "TAMPERING" (and get 0) for that."""
+    code = textwrap.dedent("""
+        import functools, torch
+        from autograder import integrity
+        integrity.snapshot()
+        before = torch.manual_seed
+        torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1).step()
+        import torch._dynamo
+        assert torch.manual_seed is not before, "torch no longer wraps manual_seed: test needs a new trigger"
+        assert integrity.tampering_notes() == [], integrity.tampering_notes()
+        real = torch.manual_seed
+        @functools.wraps(real)
+        def fixed_seed(seed):  # a notebook's own wrapper, looking like torch's
+            return real(0)
+        torch.manual_seed = fixed_seed
+        print(integrity.tampering_notes())
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "torch.manual_seed was replaced" in out.stdout
 
 
 # --------------------------------------------------------------------------- intake

@@ -33,6 +33,17 @@ def test_solution_scores_full_marks(assignment):
 
 
 @pytest.mark.parametrize("assignment", _grouped(ASSIGNMENTS))
+def test_solution_run_by_a_student_shows_full_marks(assignment):
+    """Running the solution top to bottom, training cell included, every test cell reports its
+    full points (a student must not see a false "TAMPERING" or a failed check on a right answer)."""
+    view = graded(assignment).student_view
+    assert view, "no graded cell in the executed solution"
+    lost = {cell: f"{c.score}/{c.max_score}\n{c.output}" for cell, c in view.items() if not c.score == c.max_score}
+    assert not lost, f"run as a student, the solution lost points in {list(lost)}:\n" + "\n".join(lost.values())
+    assert not any("TAMPERING" in c.output for c in view.values())
+
+
+@pytest.mark.parametrize("assignment", _grouped(ASSIGNMENTS))
 def test_untouched_release_scores_zero(assignment):
     g = graded(assignment)
     cells = g.grades["blank"]
