@@ -415,6 +415,7 @@ def grade(args) -> int:
     from tqdm import tqdm
 
     rows: list[report.Row] = []
+    timings: list[dict] = []  # per submission: the whole task, and the worker's own phases
     results = run_dask(tasks, kits, args.scheduler) if args.scheduler else run_local(tasks, kits, workers)
     t0 = time.monotonic()
     with Gradebook(db_url, args.course_id) as gb, \
@@ -425,6 +426,8 @@ def grade(args) -> int:
                                                                            if k != "notebooks"}}
             record(gb, res, task["timestamp"])
             rows.append(_write_files(out, task, res, secrets[task["assignment"]]))
+            timings.append({"student": task["student"], "assignment": task["assignment"],
+                            "task_s": round(float(res.get("seconds", 0.0)), 3), **res.get("timing", {})})
             bar.update(1)
             if res.get("errors"):
                 bar.set_postfix_str(f"last problem: {task['student']}", refresh=False)
@@ -440,7 +443,8 @@ def grade(args) -> int:
     (out / "errors.txt").write_text(errors)
     (out / "run.json").write_text(json.dumps({
         "submissions": len(tasks), "seconds": round(elapsed, 2), **phases, "where": where, "sandbox": mode,
-        "sandbox_detail": why, "limits": limits.__dict__, "db": _hide_password(db_url)}, indent=1))
+        "sandbox_detail": why, "limits": limits.__dict__, "db": _hide_password(db_url),
+        "timings": timings}, indent=1))
     if not args.quiet:
         print(text, end="")
         print(f"graded {len(tasks)} submission(s) in {elapsed:.1f} s -> {out}", file=sys.stderr)

@@ -72,6 +72,10 @@ def _sandbox_execute_class():
         deadline: float = 0.0
         cell_limit: int = 60
         events: list[str] = []
+        phases: dict[str, float] = {}  # kernel start-up and cell execution seconds, for run.json
+        t_start: float = 0.0
+        t_cells: float = 0.0
+        t_last: float = 0.0
 
         async def async_start_new_kernel(self, **kwargs):
             kwargs["cwd"] = SandboxExecute.run_dir
@@ -84,14 +88,22 @@ def _sandbox_execute_class():
             if remaining <= 1:
                 raise WallTimeExceeded()
             self.timeout = int(max(1, min(SandboxExecute.cell_limit, remaining)))
+            if "kernel_start_s" not in SandboxExecute.phases:  # the first cell: the kernel is up
+                SandboxExecute.phases["kernel_start_s"] = round(time.monotonic() - SandboxExecute.t_start, 3)
+                SandboxExecute.t_cells = time.monotonic()
             out = super().preprocess_cell(cell, resources, index)
+            SandboxExecute.t_last = time.monotonic()
             self._done.add(index)
             return out
 
         def preprocess(self, nb, resources, km=None):
             self._done = set()
+            SandboxExecute.t_start = SandboxExecute.t_cells = time.monotonic()
             try:
-                return super().preprocess(nb, resources, km=km)
+                done = super().preprocess(nb, resources, km=km)
+                SandboxExecute.phases["cells_s"] = round(SandboxExecute.t_last - SandboxExecute.t_cells, 3)
+                SandboxExecute.phases["kernel_stop_s"] = round(time.monotonic() - SandboxExecute.t_last, 3)
+                return done
             except DeadKernelError:
                 why = "the kernel died (os._exit, a crash, or the memory limit)"
             except CellTimeoutError:
@@ -104,6 +116,7 @@ def _sandbox_execute_class():
                 else:
                     raise
             SandboxExecute.events.append(why)
+            SandboxExecute.phases["cells_s"] = round(time.monotonic() - SandboxExecute.t_cells, 3)
             for i, cell in enumerate(nb.cells):
                 if cell.cell_type == "code" and i not in self._done:
                     cell.outputs = [nbformat.v4.new_output(
@@ -277,8 +290,9 @@ def run(scratch: Path) -> dict:
     events: list[str] = []
     if valid:
         t1 = time.monotonic()
-        ok, log, events = _autograde(scratch, task, limits)
+        ok, log, events, phases = _autograde(scratch, task, limits)
         result["timing"]["autograde_s"] = round(time.monotonic() - t1, 3)
+        result["timing"].update(phases)
         if not ok:
             result["errors"].append("nbgrader autograde failed: " + _log_error(log))
             result["log_tail"] = "\n".join(log.splitlines()[-40:])
@@ -372,7 +386,7 @@ def _nbgrader_config(scratch: Path, task: dict, limits: sandbox.Limits):
     return c
 
 
-def _autograde(scratch: Path, task: dict, limits: sandbox.Limits) -> tuple[bool, str, list[str]]:
+def _autograde(scratch: Path, task: dict, limits: sandbox.Limits) -> tuple[bool, str, list[str], dict]:
     from nbgrader.apps.api import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
@@ -407,11 +421,12 @@ def _autograde(scratch: Path, task: dict, limits: sandbox.Limits) -> tuple[bool,
 
     config = _nbgrader_config(scratch, task, limits)
     Exe = config.Autograde.autograde_preprocessors[0]
-    Exe.run_dir, Exe.cell_limit, Exe.events = str(run_dir), int(limits.cell_s), []
+    Exe.run_dir, Exe.cell_limit, Exe.events, Exe.phases = str(run_dir), int(limits.cell_s), [], {}
     Exe.deadline = time.monotonic() + limits.wall_s
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
     out = api.autograde(assignment, student, force=True, create=True)
-    return bool(out.get("success")), (out.get("log") or "") + (out.get("error") or ""), list(Exe.events)
+    return (bool(out.get("success")), (out.get("log") or "") + (out.get("error") or ""), list(Exe.events),
+            dict(Exe.phases))
 
 
 def package_dirs(names: list[str]) -> list[str]:

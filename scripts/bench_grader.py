@@ -86,11 +86,18 @@ def make_class(root: Path, exercise: str, n: int, ckpts: list[Path]) -> list[Pat
     return folders
 
 
+# what the grader's sandbox sets for every kernel (autograder/sandbox.py): one thread each
+KERNEL_ENV = {"NBGRADER_EXECUTION": "autograde", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+              "OPENBLAS_NUM_THREADS": "1"}
+
+
 def time_execution(folders: list[Path], exercise: str) -> list[float]:
-    """Each notebook executed as the grader's kernel would (NBGRADER_EXECUTION set)."""
+    """Each notebook executed as the grader's kernel runs it: NBGRADER_EXECUTION set, and the
+    same one-thread limit, so that the difference to the grader is the grader's own work."""
     from nbclient import NotebookClient
 
-    os.environ["NBGRADER_EXECUTION"] = "autograde"
+    saved = {k: os.environ.get(k) for k in KERNEL_ENV}
+    os.environ.update(KERNEL_ENV)
     times = []
     try:
         for d in folders:
@@ -100,7 +107,11 @@ def time_execution(folders: list[Path], exercise: str) -> list[float]:
                            resources={"metadata": {"path": str(d)}}).execute()
             times.append(time.perf_counter() - t)
     finally:
-        os.environ.pop("NBGRADER_EXECUTION", None)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     return times
 
 
@@ -147,7 +158,16 @@ def time_grader(work: Path, cls: Path, exercise: str, workers: int) -> dict:
 
     rows = list(csv.DictReader(open(out / "grades.csv")))
     return {"total": total, "grading": run["seconds"], "sandbox": run["sandbox"],
-            "scores": [float(r["score"]) for r in rows], "per_task": [float(r["seconds"]) for r in rows]}
+            "scores": [float(r["score"]) for r in rows], "per_task": [float(r["seconds"]) for r in rows],
+            "timings": run.get("timings", [])}
+
+
+PHASES = ("task_s", "kernel_start_s", "cells_s", "feedback_s")
+
+
+def phase_means(timings: list[dict]) -> dict[str, float]:
+    """Mean seconds per submission of each phase the grader records in run.json."""
+    return {k: statistics.mean(t.get(k, 0.0) for t in timings) for k in PHASES} if timings else {}
 
 
 def load() -> str:
@@ -190,6 +210,7 @@ def main() -> None:
         "speedup_plain_to_1": plain_s / g1["grading"],
         "overhead_s": over1, "overhead_pct": 100 * over1 / t_exec,
         "plain_overhead_pct": 100 * (plain_s / n - t_exec) / t_exec,
+        "phases1": phase_means(g1["timings"]),
     }
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(render(res, a.note))
@@ -227,7 +248,22 @@ Load average (1, 5, 15 min) before: {r['load_before']}; after: {r['load_after']}
   gradebook write; the whole command also builds the grading kit (nbgrader generate_assignment) once.
 
 The grading phase is the time from the first task's start to the last result written;
-"whole command" adds start-up, the kit and the reports.
+"whole command" adds start-up, the kit and the reports. The notebook's own execution runs
+with the grader's kernel settings (one thread, `NBGRADER_EXECUTION=autograde`).
+{_phases(r)}"""
+
+
+def _phases(r: dict) -> str:
+    p = r.get("phases1")
+    if not p:
+        return ""
+    rest = p["task_s"] - p["kernel_start_s"] - p["cells_s"] - p["feedback_s"]
+    return f"""
+Inside the grader (1 worker, mean per submission, from `run.json` "timings"): the task took
+{p['task_s']:.1f} s = sandboxed kernel start {p['kernel_start_s']:.1f} s + cells {p['cells_s']:.1f} s
++ feedback HTML {p['feedback_s']:.1f} s + the rest {rest:.1f} s (worker process start, copying the
+submission, nbgrader's own steps, result verification, gradebook). Overhead beyond the cells,
+measured there: **{100 * (p['task_s'] - p['cells_s']) / p['cells_s']:.0f} %**.
 """
 
 
