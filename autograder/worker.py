@@ -370,6 +370,9 @@ def _nbgrader_config(scratch: Path, task: dict, limits: sandbox.Limits):
     # KeyboardInterrupt can take seconds, and nbclient's default 4 s would call it stuck
     c.Execute.iopub_timeout = int(min(30, max(10, limits.cell_s)))
     c.Execute.startup_timeout = 120
+    # every output is in by then; a graceful shutdown only waits (about 1 s per notebook) for a
+    # kernel whose sandbox, scratch folder and processes are torn down anyway
+    c.Execute.shutdown_kernel = "immediate"
     # IPC sockets in a folder the sandbox shares: the kernel has no network, not even loopback
     c.KernelManager.transport = "ipc"
     c.KernelManager.connection_file = str(scratch / "ipc" / "kernel.json")
