@@ -258,12 +258,14 @@ def _phases(r: dict) -> str:
     if not p:
         return ""
     rest = p["task_s"] - p["kernel_start_s"] - p["cells_s"] - p["feedback_s"]
+    inner = 100 * (p["task_s"] - p["cells_s"]) / p["cells_s"]
     return f"""
 Inside the grader (1 worker, mean per submission, from `run.json` "timings"): the task took
 {p['task_s']:.1f} s = sandboxed kernel start {p['kernel_start_s']:.1f} s + cells {p['cells_s']:.1f} s
 + feedback HTML {p['feedback_s']:.1f} s + the rest {rest:.1f} s (worker process start, copying the
 submission, nbgrader's own steps, result verification, gradebook). Overhead beyond the cells,
-measured there: **{100 * (p['task_s'] - p['cells_s']) / p['cells_s']:.0f} %**.
+measured there: **{inner:.0f} %** (the stricter measure: it counts the kernel's start-up as overhead,
+which the bare execution above includes; goal <= 20 %: {'met' if inner <= 20 else 'NOT met'}).
 """
 
 
