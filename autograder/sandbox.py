@@ -197,16 +197,20 @@ def _parents(path: str, made: set[str]) -> list[str]:
     return out
 
 
+# How every grading kernel computes: one thread (the grader runs one kernel per core; fewer
+# threads also keep RLIMIT_NPROC and RLIMIT_AS meaningful), in nbgrader's grading mode.
+# scripts/bench_grader.py runs its bare-notebook baseline with the same settings.
+KERNEL_COMPUTE_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+                      "NBGRADER_EXECUTION": "autograde"}
+
+
 def sandbox_env(pol: Policy, home: str, tmp: str) -> dict[str, str]:
     env = {
         "PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"]),
         "HOME": home, "TMPDIR": tmp, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
         "MPLCONFIGDIR": f"{tmp}/mpl", "IPYTHONDIR": f"{tmp}/ipython", "XDG_CACHE_HOME": f"{tmp}/cache",
         "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1", "MPLBACKEND": "agg",
-        # one thread per kernel: the grader runs one kernel per core; fewer threads also
-        # keep RLIMIT_NPROC and RLIMIT_AS meaningful
-        "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-        "MALLOC_ARENA_MAX": "2", "NBGRADER_EXECUTION": "autograde",
+        "MALLOC_ARENA_MAX": "2", **KERNEL_COMPUTE_ENV,
     }
     if pol.pythonpath:
         env["PYTHONPATH"] = os.pathsep.join(pol.pythonpath)

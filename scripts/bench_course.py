@@ -141,8 +141,7 @@ def lstm_figure(executed: Path | None = None) -> dict:
     rows: dict[str, tuple[float, float]] = {}
     for cell in nb.cells:
         if cell.cell_type == "code":
-            rows.update(lstm_timing_table("".join(o.get("text", "") for o in cell.get("outputs", [])
-                                                  if o.get("output_type") == "stream")))
+            rows.update(lstm_timing_table(harness.cell_outputs_text(cell)))
     if set(rows) != {"LSTM (unfused)", "FusedLSTM", "nn.LSTM"}:
         return {"status": NA, "why": f"no timing table in the executed {LSTM_EXERCISE} notebook"}
     fused, unfused, ref = rows["FusedLSTM"][1], rows["LSTM (unfused)"][1], rows["nn.LSTM"][1]

@@ -36,6 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from autograder.batch import CHECKPOINT_RE, _env  # noqa: E402
+from autograder.sandbox import KERNEL_COMPUTE_ENV  # noqa: E402
 
 
 def filled_solution(source: str) -> str:
@@ -86,18 +87,13 @@ def make_class(root: Path, exercise: str, n: int, ckpts: list[Path]) -> list[Pat
     return folders
 
 
-# what the grader's sandbox sets for every kernel (autograder/sandbox.py): one thread each
-KERNEL_ENV = {"NBGRADER_EXECUTION": "autograde", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-              "OPENBLAS_NUM_THREADS": "1"}
-
-
 def time_execution(folders: list[Path], exercise: str) -> list[float]:
     """Each notebook executed as the grader's kernel runs it: NBGRADER_EXECUTION set, and the
     same one-thread limit, so that the difference to the grader is the grader's own work."""
     from nbclient import NotebookClient
 
-    saved = {k: os.environ.get(k) for k in KERNEL_ENV}
-    os.environ.update(KERNEL_ENV)
+    saved = {k: os.environ.get(k) for k in KERNEL_COMPUTE_ENV}
+    os.environ.update(KERNEL_COMPUTE_ENV)
     times = []
     try:
         for d in folders:
