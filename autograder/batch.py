@@ -46,7 +46,6 @@ from . import intake, leaks, report, sandbox
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PACKAGES = ["autograder", "rnncourse"]
-CHECKPOINT_RE = re.compile(r"""^CHECKPOINT\s*=\s*["']([^"']+)["']""", re.M)
 SETUP_MARGIN_S = 120  # kernel start-up, nbgrader bookkeeping and feedback, beyond the notebook's wall time
 
 
@@ -98,12 +97,30 @@ def _fast_alembic() -> None:
 
 
 def build_kit(course: Path, assignment: str, course_id: str) -> Kit:
-    """Run nbgrader generate_assignment into a scratch gradebook; describe every test cell."""
+    """Everything a worker needs to grade one assignment, made from the *release*.
+
+    * ``gradebook.db``: nbgrader's, from ``generate_assignment``, with each locked cell's
+      source replaced by its **released** version (visible tests only), so the feedback
+      run that nbgrader executes never holds a hidden test;
+    * ``source/``: the release's data files (never a file of ``solutions/``: a reference
+      checkpoint there stops the grader, see ``release.reference_checkpoints``);
+    * ``kit.json``: per notebook, the scoring kit (``cleanroom.course_cells``: locked and
+      test cells with their hidden tests, for the scoring run only), the cells a student may
+      not change, the checkpoint files it names, and the lines that must never reach a
+      student (``leaks.secret_lines``).
+    """
     import nbformat
 
+    from . import cleanroom
     from .integrity import module_aliases, protected_names
-    from .release import _run_tests_points
+    from .release import checkpoint_patterns, reference_checkpoints
 
+    found = reference_checkpoints(course / "solutions" / assignment)
+    if found:
+        raise GradingError(
+            f"solutions/{assignment} holds reference checkpoint(s) ({', '.join(p.name for p in found)}): "
+            "they would reach students' grading. Move them out of solutions/ (they are made by running "
+            "a solution notebook in place) and grade again.")
     with tempfile.TemporaryDirectory(prefix="rnn-grade-kit-") as tmp:
         tmp = Path(tmp)
         _generate(course, assignment, course_id, tmp)
@@ -120,13 +137,17 @@ def build_kit(course: Path, assignment: str, course_id: str) -> Kit:
                     if cell.cell_type == "code":
                         locked_src.append(cell.source)
                 if gid and meta.get("grade") and cell.cell_type == "code" and not meta.get("solution"):
-                    tests = _test_names(cell.source) if _run_tests_points(cell.source) is not None else None
-                    grade_cells[gid] = {"points": float(meta.get("points", 0)), "tests": tests}
+                    grade_cells[gid] = {"points": float(meta.get("points", 0))}
+            scoring = cleanroom.course_cells(json.loads(nbformat.writes(nb)))
+            for c in scoring:
+                if c["kind"] == "test":
+                    grade_cells[c["id"]]["tests"] = c["tests"]
             notebooks[src.stem] = {"locked": sorted(locked), "grade_cells": grade_cells,
                                    "aliases": module_aliases(locked_src),
-                                   "protected": protected_names(locked_src)}
-            files += [f"{stem}{ext}" for stem in CHECKPOINT_RE.findall("\n".join(locked_src))
-                      for ext in (".safetensors", ".json")]
+                                   "protected": protected_names(locked_src), "scoring": scoring,
+                                   "checkpoints": checkpoint_patterns(locked_src)}
+            files += notebooks[src.stem]["checkpoints"]
+            _release_sources(tmp / "gradebook.db", course_id, assignment, release / f"{src.stem}.ipynb")
         src_dir = tmp / "source" / assignment
         src_dir.mkdir(parents=True)
         for f in release.rglob("*"):  # the release's data files: safe to give back to the kernel
@@ -134,8 +155,8 @@ def build_kit(course: Path, assignment: str, course_id: str) -> Kit:
                 dest = src_dir / f.relative_to(release)
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(f, dest)
-                files.append(f.name)
         info = {"assignment": assignment, "notebooks": notebooks, "files": sorted(set(files)),
+                "data_files": sorted(str(f.relative_to(src_dir)) for f in src_dir.rglob("*") if f.is_file()),
                 "secrets": sorted(leaks.secret_lines(course / "solutions" / assignment))}
         (tmp / "kit.json").write_text(json.dumps(info))
         buf = io.BytesIO()
@@ -143,6 +164,27 @@ def build_kit(course: Path, assignment: str, course_id: str) -> Kit:
             for name in ("gradebook.db", "kit.json", "source"):
                 tar.add(tmp / name, arcname=name)
         return Kit(assignment, buf.getvalue(), info)
+
+
+def _release_sources(db: Path, course_id: str, assignment: str, released: Path) -> None:
+    """Give the gradebook's locked cells the released source (no hidden tests), which is
+    what nbgrader puts back into a submission before it runs it."""
+    import nbformat
+    from nbgrader.api import Gradebook
+
+    nb = nbformat.read(released, as_version=4)
+    with Gradebook(f"sqlite:///{db}", course_id) as gb:
+        for cell in nb.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if not meta.get("grade_id"):
+                continue
+            try:
+                row = gb.find_source_cell(meta["grade_id"], released.stem, assignment)
+            except Exception:  # noqa: BLE001 - MissingEntry: a cell nbgrader does not keep
+                continue
+            row.source = cell.source
+            row.checksum = meta.get("checksum", row.checksum)
+        gb.db.commit()
 
 
 def _generate(course: Path, assignment: str, course_id: str, tmp: Path) -> None:
@@ -169,17 +211,6 @@ def _generate(course: Path, assignment: str, course_id: str, tmp: Path) -> None:
     if not out.get("success"):
         raise GradingError(f"nbgrader generate_assignment {assignment} failed:\n"
                            f"{out.get('log', '')[-3000:]}{out.get('error', '')[-3000:]}")
-
-
-def _test_names(source: str) -> list[str]:
-    import ast
-
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return []
-    return sorted(n.name for n in tree.body
-                  if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name.startswith("test_"))
 
 
 def seed_gradebook(db_url: str, course_id: str, kits: list[Kit]) -> None:

@@ -7,9 +7,16 @@ float64 so that a student's float32 answer is judged by the tolerance, not the t
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 import numpy as np
+
+# Each assertion helper first raises the audit event ``autograder.check``. In the grader's
+# scoring run (``autograder.cleanroom``) the test process's audit hook then checks that no
+# library function or helper has been replaced, at the moment the comparison is made; anywhere
+# else the event is a no-op. The hook is reached through a keyword default (``_audit``): the
+# scoring run forbids reading or changing the defaults of the grader's functions.
 
 
 def as_numpy(x) -> np.ndarray:
@@ -31,8 +38,9 @@ def _preview(x: np.ndarray, n: int = 4) -> str:
     return body[:-1] + (", ...]" if flat.size > n else "]")
 
 
-def assert_shape(got, expected: tuple, name: str, hint: str = "") -> None:
+def assert_shape(got, expected: tuple, name: str, hint: str = "", *, _audit=sys.audit) -> None:
     """Fail with a message naming the shapes (and a hint) unless ``got.shape == expected``."""
+    _audit("autograder.check")
     shape = tuple(getattr(got, "shape", np.shape(got)))
     if shape != tuple(expected):
         msg = f"{name} has shape {shape}, expected {tuple(expected)}."
@@ -50,6 +58,7 @@ def assert_close(
     atol: float = 1e-6,
     hint: str = "",
     diagnoses: dict | None = None,
+    _audit=sys.audit,
 ) -> None:
     """Fail unless ``got`` matches ``expected`` (shape first, then values).
 
@@ -57,6 +66,7 @@ def assert_close(
     ``{"did you forget the bias ba?": reference_without_bias}``); when ``got``
     matches one of them, that hint replaces the generic one.
     """
+    _audit("autograder.check")
     if got is None:
         raise AssertionError(f"{name} is None, expected an array of shape {np.shape(expected)}. "
                              "Hint: did you forget a `return`?")
@@ -104,8 +114,10 @@ def numerical_gradient(f: Callable[[], float], x: np.ndarray, h: float = 1e-6) -
     return grad
 
 
-def assert_grad_close(got, numeric, name: str, *, tol: float = 1e-6, hint: str = "") -> None:
+def assert_grad_close(got, numeric, name: str, *, tol: float = 1e-6, hint: str = "",
+                      _audit=sys.audit) -> None:
     """Fail unless an analytic gradient matches a finite-difference one (relative error < tol)."""
+    _audit("autograder.check")
     if got is None:
         raise AssertionError(f"gradient {name} is None. Hint: is it stored in the returned dict?")
     assert_shape(got, np.shape(numeric), f"gradient {name}", hint)

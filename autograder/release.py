@@ -20,6 +20,7 @@ import argparse
 import ast
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -34,6 +35,10 @@ ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"
 EXERCISES = ROOT / "exercises"
 POINTS_PER_EXERCISE = 20.0
+# model files never belong in solutions/: a reference checkpoint there would be released or,
+# through nbgrader's copy of the source folder, handed to the grader in place of a student's
+WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".ckpt", ".pkl", ".bin", ".npz")
+CHECKPOINT_RE = re.compile(r"""^CHECKPOINT\s*=\s*["']([^"']+)["']""", re.M)
 
 
 class ReleaseError(RuntimeError):
@@ -51,6 +56,25 @@ def nbgrader_env() -> dict[str, str]:
 def assignments(source: Path = SOLUTIONS) -> list[str]:
     """Assignment names: the folders of ``solutions/`` that hold a notebook."""
     return sorted(p.name for p in source.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
+
+
+def checkpoint_patterns(sources: list[str]) -> list[str]:
+    """File-name patterns of the checkpoints that notebook code saves: ``CHECKPOINT = "name"``
+    gives ``name*.safetensors`` and ``name*.json`` (exercise 3 saves ``name_short`` and ``name_long``)."""
+    stems = sorted({stem for src in sources for stem in CHECKPOINT_RE.findall(src)})
+    return [f"{stem}*{ext}" for stem in stems for ext in (".safetensors", ".json")]
+
+
+def reference_checkpoints(folder: Path) -> list[Path]:
+    """Model files lying in an assignment's source folder (running a solution there makes them)."""
+    import fnmatch
+
+    folder = Path(folder)
+    sources = [c.source for nb in sorted(folder.glob("*.ipynb"))
+               for c in nbformat.read(nb, as_version=4).cells if c.cell_type == "code"]
+    patterns = checkpoint_patterns(sources)
+    return sorted(p for p in folder.rglob("*") if p.is_file() and ".ipynb_checkpoints" not in p.parts
+                  and (p.suffix in WEIGHT_SUFFIXES or any(fnmatch.fnmatch(p.name, pat) for pat in patterns)))
 
 
 def _run_tests_points(source: str) -> float | None:
@@ -120,6 +144,12 @@ def generate_into(target: Path, names: list[str] | None = None,
     for name in names:
         for nb in sorted((source / name).glob("*.ipynb")):
             lint_source(nb)
+        found = reference_checkpoints(source / name)
+        if found:
+            raise ReleaseError(
+                f"{source.name}/{name} holds reference checkpoint(s): {', '.join(p.name for p in found)}. "
+                "Move them out of the source folder (running a solution notebook in place makes them); "
+                "they must never reach a release or a grading run.")
     with tempfile.TemporaryDirectory(prefix="release-") as scratch:
         scratch = Path(scratch)
         out_dir = scratch / "release"

@@ -47,10 +47,12 @@ MERGED = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 
 @dataclass
 class Limits:
-    """Per-submission limits. ``wall_s`` bounds the whole notebook, ``cell_s`` each cell."""
+    """Per-submission limits. ``wall_s`` bounds the whole notebook (each of its two runs),
+    ``cell_s`` each cell of the feedback run, ``test_s`` each test case of the scoring run."""
 
     wall_s: float = 600.0
     cell_s: float = 300.0
+    test_s: float = 60.0
     mem_mb: int = 8192
     nproc: int = 64
     fsize_mb: int = 128

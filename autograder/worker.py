@@ -33,7 +33,10 @@ sys.modules.setdefault("rfc3987_syntax", None)
 import json  # noqa: E402
 import os  # noqa: E402
 import re  # noqa: E402
+import select  # noqa: E402
 import shutil  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
 import time  # noqa: E402
 import traceback  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -43,8 +46,6 @@ import nbformat  # noqa: E402
 from . import integrity, sandbox  # noqa: E402
 from .leaks import MARKERS, _norm  # noqa: E402
 
-REPORT_RE = re.compile(r"^(?:.*: )?(\d+)/(\d+) tests passed -> ([-\d.eE+]+) / ([-\d.eE+]+) points$")
-TEST_RE = re.compile(r"^  \[(PASS|FAIL)\] (\S+?)( \(hidden test\))?$")
 ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 REDACTED = "[line removed from feedback: it matches the instructor's hidden material]"
 
@@ -224,47 +225,145 @@ def static_flags(nb: nbformat.NotebookNode, info: dict) -> list[integrity.Findin
     return findings
 
 
-def verify_cells(nb: nbformat.NotebookNode, info: dict) -> tuple[dict[str, str], list[str]]:
-    """(grade_id -> why its positive score cannot be trusted, runtime TAMPERING notes)."""
-    from nbgrader.utils import determine_grade, is_grade
+def cell_score(cell: dict | None, points: float) -> float:
+    """points x passed / total over the scoring run's test cases (0 when the cell did not run)."""
+    tests = (cell or {}).get("tests", [])
+    if not tests:
+        return 0.0
+    return round(points * sum(t["outcome"] == "passed" for t in tests) / len(tests), 6)
 
-    unverified, notes = {}, []
+
+OUTPUT_CAP = 4 * 2**20  # bytes of a graded notebook kept; the rest of its outputs is cut
+
+
+def _capped_text(path: Path) -> str:
+    """The autograded notebook, its outputs cut (with a note) if it is larger than OUTPUT_CAP."""
+    if path.stat().st_size <= OUTPUT_CAP:
+        return path.read_text()
+    nb = nbformat.read(path, as_version=4)
+    budget = OUTPUT_CAP // 2
     for cell in nb.cells:
-        if cell.cell_type != "code" or not is_grade(cell):
-            continue
-        gid = cell.metadata.nbgrader["grade_id"]
-        text = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
-        notes += [ln.strip()[len("note: "):] for ln in text.splitlines() if ln.strip().startswith("note: TAMPERING")]
-        spec = info["grade_cells"].get(gid)
-        if not spec or spec.get("tests") is None:
-            continue
-        score, _ = determine_grade(cell)
-        if not score:
-            continue
-        why = _check_report(text, score, spec)
-        if why:
-            unverified[gid] = why
-    return unverified, notes
+        for out in cell.get("outputs", []):
+            size = len(json.dumps(out))
+            if size > budget:
+                out.clear()
+                out.update(nbformat.v4.new_output("stream", name="stdout", text=(
+                    "[output removed by the grader: over its size limit]\n")))
+            else:
+                budget -= size
+    text = nbformat.writes(nb)
+    path.write_text(text)
+    return text
 
 
-def _check_report(text: str, score: float, spec: dict) -> str:
-    reports = [m for m in map(REPORT_RE.match, text.splitlines()) if m]
-    if len(reports) != 1:
-        return "no run_tests report in the cell's output" if not reports else "more than one report"
-    passed, total, rep_score, points = reports[0].groups()
-    tests = [m for m in map(TEST_RE.match, text.splitlines()) if m]
-    names = {m.group(2).split("[")[0] for m in tests}
-    if float(points) != float(spec["points"]):
-        return f"the report claims {points} points, the cell has {spec['points']}"
-    if len(tests) != int(total) or sum(m.group(1) == "PASS" for m in tests) != int(passed):
-        return "the report's counts do not match its test list"
-    if names != set(spec["tests"]):
-        return "the report's tests are not this cell's tests"
-    # the report prints the score with %g (6 significant digits): 10/7 shows as 1.42857
-    tol = 1e-5 * max(1.0, abs(score))
-    if abs(float(rep_score) - score) > tol or abs(spec["points"] * int(passed) / int(total) - score) > 1e-4:
-        return f"the cell returned {score:g}, its tests earn {spec['points'] * int(passed) / int(total):g}"
-    return ""
+def _add_scores_to_notebook(path: Path, report: dict) -> None:
+    """Under each test cell, what the scoring run found: each test's name and pass/fail."""
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        res = report.get("cells", {}).get(gid)
+        if cell.cell_type != "code" or res is None:
+            continue
+        tests = res["tests"]
+        passed = sum(t["outcome"] == "passed" for t in tests)
+        lines = [f"Graded (a separate run of all tests, hidden ones included): {passed}/{len(tests)} "
+                 f"tests passed -> {cell_score(res, res['points']):g} / {res['points']:g} points"]
+        for t in tests:
+            mark = "PASS" if t["outcome"] == "passed" else "FAIL"
+            why = "" if t["outcome"] in ("passed", "failed") else f" ({t['outcome']}: {t['why']})"
+            lines.append(f"  [{mark}] {t['name']}{' (hidden test)' if t['hidden'] else ''}{why}")
+        cell.outputs.append(nbformat.v4.new_output("stream", name="stdout", text="\n".join(lines) + "\n"))
+    nbformat.write(nb, path)
+
+
+def score_notebook(scratch: Path, task: dict, kit: dict, name: str, nb: nbformat.NotebookNode,
+                   limits: sandbox.Limits) -> dict:
+    """The scoring run of one notebook (``autograder.cleanroom``) in its own sandbox.
+
+    Its folder holds only the release's data files and the submission's checkpoint files;
+    its report comes back through a pipe that no test process holds, capped in bytes.
+    """
+    import fnmatch
+
+    from .cleanroom import scoring_input
+
+    assignment = task["assignment"]
+    work, inputs = scratch / "score" / name, scratch / "score-in"
+    work.mkdir(parents=True)
+    inputs.mkdir(exist_ok=True)
+    os.chmod(work, 0o755)
+    os.chmod(inputs, 0o755)
+    (inputs / f"{name}.json").write_text(json.dumps(
+        {"cells": scoring_input(kit["notebooks"][name]["scoring"], json.loads(nbformat.writes(nb)))}))
+    data = scratch / "kit" / "source" / assignment
+    if data.is_dir():
+        shutil.copytree(data, work, dirs_exist_ok=True, symlinks=False)
+    sub_dir = scratch / "submitted" / task["student"] / assignment
+    patterns = kit["notebooks"][name].get("checkpoints", [])
+    for f in sub_dir.iterdir() if sub_dir.is_dir() else []:
+        if f.is_file() and not f.is_symlink() and any(fnmatch.fnmatch(f.name, p) for p in patterns):
+            shutil.copyfile(f, work / f.name)
+    packages = package_dirs(task["packages"])
+    policy = sandbox.Policy(
+        mode=task["mode"], workdir=str(work), ipc_dir=str(work), limits=limits,
+        ro_paths=sandbox.python_ro_paths() + packages + [str(inputs)],
+        pythonpath=sorted({os.path.dirname(p) for p in packages}), uid=sandbox.sandbox_uid())
+    pol_path = scratch / f"policy-score-{name}.json"
+    policy.dump(pol_path)
+    r, w = os.pipe()
+    cmd = [sys.executable, "-I", "-S", sandbox.__file__, "launch", str(pol_path), "--",
+           sys.executable, "-I", "-m", "autograder.cleanroom", str(inputs / f"{name}.json"), str(w),
+           str(limits.test_s)]
+    with open(scratch / f"scoring-{name}.log", "wb") as log:
+        proc = subprocess.Popen(cmd, pass_fds=[w], stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True, cwd=work)
+    os.close(w)
+    deadline = time.monotonic() + limits.wall_s
+    chunks, size, why = [], 0, ""
+    with os.fdopen(r, "rb", buffering=0) as pipe:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                why = f"the scoring run did not finish within {limits.wall_s:g} s"
+                break
+            ready, _, _ = select.select([pipe], [], [], left)
+            if not ready:
+                continue
+            chunk = pipe.read(65536)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > REPORT_CAP:
+                why = "the scoring run's report was too large"
+                break
+            chunks.append(chunk)
+    if why:
+        _kill_group(proc)
+    else:
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+    if why:
+        return {"cells": {}, "errors": [why + ": the test cells score 0"]}
+    try:
+        report = json.loads(b"".join(chunks))
+    except ValueError:
+        tail = (scratch / f"scoring-{name}.log").read_text(errors="replace")[-1500:]
+        return {"cells": {}, "errors": ["the scoring run ended without a report: the test cells score 0"],
+                "log_tail": tail}
+    return report
+
+
+REPORT_CAP = 4 * 2**20
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
 
 
 # --------------------------------------------------------------------------- main
@@ -299,6 +398,7 @@ def run(scratch: Path) -> dict:
     result["errors"] += [f"{e}; the cells after it scored 0" for e in events]
 
     graded_dir = scratch / "autograded" / student / assignment
+    scores: dict[str, dict] = {}
     for name in valid:
         path = graded_dir / f"{name}.ipynb"
         # the code that ran: after nbgrader restored the locked cells (else as submitted)
@@ -307,24 +407,32 @@ def run(scratch: Path) -> dict:
             result["flags"].append(f"{name}: {f}")
             if f.severity == "tamper":
                 tamper.setdefault(name, []).append(str(f))
-        if not path.exists():
-            continue
-        bad, notes = verify_cells(nb, kit["notebooks"][name])
-        for gid, why in bad.items():
-            result["flags"].append(f"{name}: tamper: unverified result in {gid}: {why}")
-            tamper.setdefault(name, []).append(f"unverified result in {gid}")
-        for n in sorted(set(notes)):
-            result["flags"].append(f"{name}: tamper: runtime {n}")
-            tamper.setdefault(name, []).append(n)
-        result["autograded"][name] = path.read_text()
+        t1 = time.monotonic()
+        report = score_notebook(scratch, task, kit, name, valid[name], limits)
+        result["timing"]["scoring_s"] = round(result["timing"].get("scoring_s", 0) + time.monotonic() - t1, 3)
+        scores[name] = report
+        result["errors"] += [f"{name}: {e}" for e in report.get("errors", [])]
+        for gid, cell in report.get("cells", {}).items():
+            if any(t["outcome"] == "tampering" for t in cell["tests"]):
+                result["flags"].append(f"{name}: tamper: a test of {gid} ran against replaced functions "
+                                       "or the code under test used a forbidden operation")
+                tamper.setdefault(name, []).append(f"tampering during the tests of {gid}")
+        if path.exists():
+            _add_scores_to_notebook(path, report)
+            result["autograded"][name] = _capped_text(path)
 
     with Gradebook(db_url, task["course_id"]) as gb:
         gb.update_or_create_student(student)
         sub = gb.update_or_create_submission(assignment, student)
         for nb_sub in sub.notebooks:
             name = nb_sub.notebook.name
+            cells = scores.get(name, {}).get("cells", {})
             for grade in nb_sub.grades:
-                if name not in valid or not (graded_dir / f"{name}.ipynb").exists():
+                spec = kit["notebooks"].get(name, {}).get("grade_cells", {}).get(grade.cell.name, {})
+                if "tests" in spec:  # a test cell: its score is the scoring run's, nothing else
+                    grade.auto_score = cell_score(cells.get(grade.cell.name), spec["points"])
+                    grade.needs_manual_grade = False
+                elif name not in valid or not (graded_dir / f"{name}.ipynb").exists():
                     grade.auto_score, grade.needs_manual_grade = 0.0, False
                 if grade.auto_score is None and grade.cell.cell_type == "code":
                     grade.auto_score = 0.0

@@ -268,22 +268,11 @@ def test_redaction_catches_prefixed_and_ansi_lines():
     assert not worker._is_secret("def rnn_forward(x, a0, params):", {"rnn_forward(x, a0, params)"})
 
 
-def test_report_verification_rejects_forged_scores():
-    spec = {"points": 5.0, "tests": ["test_a", "test_b"]}
-    good = "2/2 tests passed -> 5 / 5 points\n  [PASS] test_a\n  [PASS] test_b (hidden test)\n"
-    assert worker._check_report(good, 5.0, spec) == ""
-    assert worker._check_report(good.replace("test_b", "test_c"), 5.0, spec)
-    assert worker._check_report("0/2 tests passed -> 5 / 5 points\n  [FAIL] test_a\n  [FAIL] test_b\n", 5.0, spec)
-    assert worker._check_report("", 5.0, spec)
-    half = "1/2 tests passed -> 2.5 / 5 points\n  [PASS] test_a\n  [FAIL] test_b (hidden test)\n"
-    assert worker._check_report(half, 2.5, spec) == ""
-    assert worker._check_report(half, 5.0, spec)
-    # a score the report can only print rounded (2 points, 7 tests, 5 pass: 1.428571...)
-    spec7 = {"points": 2.0, "tests": [f"test_{i}" for i in range(7)]}
-    sevenths = "5/7 tests passed -> 1.42857 / 2 points\n" + "".join(
-        f"  [{'PASS' if i < 5 else 'FAIL'}] test_{i}\n" for i in range(7))
-    assert worker._check_report(sevenths, round(10 / 7, 6), spec7) == ""
-    assert worker._check_report(sevenths, 1.5, spec7)
+def test_cell_score_counts_the_scoring_runs_passed_cases():
+    cell = {"tests": [{"outcome": "passed"}] * 5 + [{"outcome": "failed"}, {"outcome": "tampering"}]}
+    assert worker.cell_score(cell, 2.0) == round(10 / 7, 6)
+    assert worker.cell_score({"tests": [{"outcome": "timeout"}]}, 5.0) == 0.0
+    assert worker.cell_score(None, 5.0) == 0.0  # the scoring run never reached the cell
 
 
 def test_summary_and_csv(tmp_path):

@@ -1,0 +1,698 @@
+"""The scoring run: a submission's score, computed where the student's code cannot reach it.
+
+``python -I -m autograder.cleanroom INPUT.json REPORT_FD`` runs inside the sandbox
+(``autograder.sandbox``), started by the grading worker (``autograder.worker``). It never
+runs a notebook and never starts IPython or pytest. INPUT.json holds one notebook's cells in
+order, each marked ``instructor`` (locked cells, from the course), ``test`` (test cells with
+their hidden tests, from the course) or ``student`` (the student's cells, from the
+submission). The run:
+
+1. executes the instructor's cells in the *instructor namespace* (test cells without their
+   final ``run_tests(...)``);
+2. executes only the **definitions** of each student cell (imports, functions, classes,
+   constants; ``student_definitions``) in a *student namespace* of its own: no top-level
+   statement of the student runs, so nothing of theirs runs while the grader loads;
+3. after each test cell, runs each of its tests (each parametrized case) in a **fresh
+   forked process** (``_run_case``), which before calling the test: closes the report
+   channel, sends stdout/stderr to /dev/null, removes ``os._exit``, threads, signal
+   handlers and garbage-collector callbacks, and installs an audit hook (``_install_guard``)
+   that cannot be removed and refuses frame, garbage-collector, ctypes, code-object,
+   subprocess, signal and /proc access. The assertion helpers of ``autograder.checks`` ask
+   that hook, through a default argument the student's code cannot change, to compare
+   every watched library function and helper with the original before they compare
+   anything (``autograder.check`` events); the hook compares once more after the test;
+4. reads each case's verdict from the **exit status** of its process (10 passed, 11
+   failed, 12 tampering, anything else an error): the one value the student's code cannot
+   set, because the only way to exit with it is the grader's own ``_exit``, held in a
+   local variable of a frame the student cannot reach;
+5. writes the outcomes (test names, pass/fail, why) as JSON to REPORT_FD, a pipe to the
+   worker that no test process holds. Nothing else of this run reaches the student.
+
+This module may import only the standard library at import time: it runs as the
+sandbox's first Python code, before any course module.
+"""
+
+from __future__ import annotations
+import __future__
+
+import ast
+import builtins
+import itertools
+import json
+import os
+import select
+import signal
+import sys
+import time
+from dataclasses import dataclass
+
+PASSED, FAILED, TAMPERED = 10, 11, 12
+STUDENT_MODULE = "__student__"  # the __module__ of every class a student defines
+INSTRUCTOR_MODULE = "__grader__"
+ANNOTATIONS = __future__.annotations.compiler_flag  # annotations are never evaluated
+
+# --------------------------------------------------------------------------- student code
+
+DECORATORS = {  # the decorators a student definition may use (library code, constant arguments)
+    "staticmethod", "classmethod", "property", "functools.wraps", "functools.lru_cache",
+    "functools.cache", "lru_cache", "cache", "torch.no_grad", "torch.inference_mode",
+    "torch.enable_grad", "dataclass", "dataclasses.dataclass", "abc.abstractmethod",
+    "abstractmethod", "torch.jit.ignore", "torch.jit.unused", "typing.overload", "overload",
+}
+# methods that Python calls while a class is being created, or when an object dies
+FORBIDDEN_METHODS = {"__init_subclass__", "__set_name__", "__class_getitem__", "__mro_entries__",
+                     "__prepare__", "__del__"}
+SAFE_NODES = (ast.Constant, ast.Name, ast.Attribute, ast.Tuple, ast.List, ast.Set, ast.Dict,
+              ast.Load, ast.UnaryOp, ast.BinOp, ast.BoolOp, ast.Compare, ast.Subscript, ast.Slice,
+              ast.operator, ast.unaryop, ast.boolop, ast.cmpop, ast.Starred, ast.JoinedStr,
+              ast.FormattedValue, ast.Lambda, ast.arguments, ast.arg, ast.IfExp)
+
+
+@dataclass
+class Dropped:
+    line: int
+    text: str
+    why: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: `{self.text}` {self.why}"
+
+
+def _dotted(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _dotted(node.value)
+        return f"{base}.{node.attr}" if base else None
+    return None
+
+
+def _safe_expr(node: ast.AST | None) -> bool:
+    """An expression that calls nothing written by the student when it is evaluated: names,
+    attributes, constants and containers of them; lambdas (whose bodies do not run now)."""
+    if node is None:
+        return True
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Lambda):
+            if not all(_safe_expr(d) for d in sub.args.defaults + [d for d in sub.args.kw_defaults if d]):
+                return False
+            continue
+        if not isinstance(sub, SAFE_NODES) and not _inside_lambda_body(node, sub):
+            return False
+    return True
+
+
+def _inside_lambda_body(root: ast.AST, target: ast.AST) -> bool:
+    for sub in ast.walk(root):
+        if isinstance(sub, ast.Lambda) and any(n is target for n in ast.walk(sub.body)):
+            return True
+    return False
+
+
+def _safe_decorator(node: ast.AST, properties: set[str]) -> bool:
+    if isinstance(node, ast.Call):
+        return (_dotted(node.func) in DECORATORS and all(isinstance(a, ast.Constant) for a in node.args)
+                and all(isinstance(k.value, ast.Constant) for k in node.keywords))
+    name = _dotted(node)
+    if name in DECORATORS:
+        return True
+    # @x.setter / @x.getter / @x.deleter for a property x of the same class body
+    return (isinstance(node, ast.Attribute) and node.attr in {"setter", "getter", "deleter"}
+            and isinstance(node.value, ast.Name) and node.value.id in properties)
+
+
+def _function_ok(node, properties: set[str]) -> str:
+    if node.name in FORBIDDEN_METHODS:
+        return f"defines {node.name}, which the grader does not run"
+    if not all(_safe_decorator(d, properties) for d in node.decorator_list):
+        return "has a decorator the grader does not run (allowed: " + ", ".join(sorted(DECORATORS)) + ")"
+    a = node.args
+    if not all(_safe_expr(d) for d in a.defaults + [d for d in a.kw_defaults if d is not None]):
+        return "has a default value that calls something (defaults may be constants or names)"
+    return ""
+
+
+def _class_ok(node: ast.ClassDef) -> str:
+    if node.keywords:
+        return "has class keywords (metaclass=...), which the grader does not run"
+    if not all(_dotted(b) for b in node.bases):
+        return "has a base class that is not a plain name"
+    if not all(_dotted(d) in {"dataclass", "dataclasses.dataclass"} for d in node.decorator_list):
+        return "has a class decorator the grader does not run"
+    properties: set[str] = set()
+    body = []
+    for stmt in node.body:
+        why = _member_ok(stmt, properties)
+        if why:
+            return f"has a member that {why} (line {stmt.lineno})"
+        body.append(stmt)
+    return ""
+
+
+def _member_ok(stmt: ast.stmt, properties: set[str]) -> str:
+    if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+        why = _function_ok(stmt, properties)
+        if not why and any(_dotted(d) == "property" for d in stmt.decorator_list):
+            properties.add(stmt.name)
+        return why
+    if isinstance(stmt, ast.ClassDef):
+        return _class_ok(stmt)
+    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+        return ""
+    if isinstance(stmt, ast.Pass):
+        return ""
+    if isinstance(stmt, ast.Assign | ast.AnnAssign):
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+        if all(isinstance(n, ast.Name | ast.Tuple | ast.Store) for t in targets for n in ast.walk(t)) \
+                and _safe_expr(stmt.value):
+            return ""
+        return "assigns a computed value (only constants and names are loaded at grading)"
+    return "is a statement the grader does not run"
+
+
+def student_definitions(source: str) -> tuple[list[ast.stmt], list[Dropped]]:
+    """The statements of a student's cell that the scoring run executes, and those it drops.
+
+    Kept: imports, function and class definitions (decorators from ``DECORATORS``, default
+    values and class attributes that are constants or names), and assignments of constants
+    or names. Dropped: everything that would run the student's code or any other code while
+    the grader loads the notebook (calls, loops, ``if``, ``with``, ``try`` ...).
+    """
+    tree = ast.parse(_python(source))
+    keep, dropped = [], []
+    lines = source.splitlines()
+    for stmt in tree.body:
+        why = ""
+        if isinstance(stmt, ast.Import | ast.ImportFrom):
+            if isinstance(stmt, ast.ImportFrom) and stmt.level:
+                why = "is a relative import"
+        elif isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+            why = _function_ok(stmt, set())
+        elif isinstance(stmt, ast.ClassDef):
+            why = _class_ok(stmt)
+        elif _is_training_block(stmt):
+            continue  # `if not is_grading():` is meant not to run while grading: nothing to say
+        else:
+            why = _member_ok(stmt, set())
+            if why == "is a statement the grader does not run":
+                why = "does not run at grading: only definitions do (move it into a function)"
+        if why:
+            text = lines[stmt.lineno - 1].strip() if stmt.lineno <= len(lines) else ""
+            dropped.append(Dropped(stmt.lineno, text[:80], why))
+        else:
+            keep.append(stmt)
+    return keep, dropped
+
+
+def _is_training_block(stmt: ast.stmt) -> bool:
+    t = getattr(stmt, "test", None) if isinstance(stmt, ast.If) else None
+    return (isinstance(t, ast.UnaryOp) and isinstance(t.op, ast.Not) and isinstance(t.operand, ast.Call)
+            and _dotted(t.operand.func) in {"is_grading", "rnncourse.is_grading"})
+
+
+def _python(source: str) -> str:
+    """A cell as Python: IPython magics (``%...``) and shell lines (``!...``) are removed."""
+    return "\n".join("" if ln.lstrip().startswith(("%", "!")) else ln for ln in source.split("\n"))
+
+
+def _test_cell_statements(source: str) -> list[ast.stmt]:
+    """A test cell without its final ``run_tests(...)``: the scoring run calls the tests itself."""
+    tree = ast.parse(_python(source))
+    return [s for s in tree.body
+            if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Call)
+                    and _dotted(s.value.func) == "run_tests")]
+
+
+# --------------------------------------------------------------------------- the input
+
+HIDDEN_BEGIN, HIDDEN_END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
+
+
+def course_cells(nb: dict) -> list[dict]:
+    """The scoring kit of one course notebook (nbformat JSON as a dict): every code cell in
+    order, the instructor's with their source, each test cell with its tests and which of
+    them are hidden, each student answer cell by id only (its solution never leaves)."""
+    out = []
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        source = "".join(cell.get("source", ""))
+        gid = meta.get("grade_id")
+        if meta.get("solution") or not meta.get("locked"):
+            out.append({"kind": "student", "id": gid})
+        elif meta.get("grade") and _calls_run_tests(source):
+            tests, hidden = test_names(source)
+            out.append({"kind": "test", "id": gid, "source": source, "tests": tests, "hidden": hidden,
+                        "points": float(meta.get("points") or 0)})
+        else:
+            out.append({"kind": "instructor", "id": gid, "source": source})
+    return out
+
+
+def _calls_run_tests(source: str) -> bool:
+    try:
+        return bool(_test_cell_statements(source)) and len(_test_cell_statements(source)) < len(
+            ast.parse(_python(source)).body)
+    except SyntaxError:
+        return False
+
+
+def test_names(source: str) -> tuple[list[str], list[str]]:
+    """(every ``test_*`` function of a test cell, those inside hidden-test blocks)."""
+    tree = ast.parse(_python(source))
+    ranges, start = [], None
+    for lineno, line in enumerate(source.split("\n"), start=1):
+        if HIDDEN_BEGIN in line:
+            start = lineno
+        elif HIDDEN_END in line and start is not None:
+            ranges.append((start, lineno))
+            start = None
+    tests, hidden = [], []
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+            tests.append(node.name)
+            if any(a <= node.lineno <= b for a, b in ranges):
+                hidden.append(node.name)
+    return tests, hidden
+
+
+def scoring_input(kit_cells: list[dict], student_nb: dict) -> list[dict]:
+    """The cells to score: the kit's, with each answer cell's source from the student's
+    notebook, and the student's own extra cells after the cell they follow there."""
+    known = {c["id"] for c in kit_cells if c.get("id")}
+    answers: dict[str, str] = {}
+    extra: dict[str | None, list[str]] = {}
+    last = None
+    for cell in student_nb.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        source = "".join(cell.get("source", ""))
+        if gid in known:
+            answers.setdefault(gid, source)
+            last = gid
+        else:
+            extra.setdefault(last, []).append(source)
+    out = [{"kind": "student", "id": f"your cell {i + 1} before the first exercise cell", "source": s}
+           for i, s in enumerate(extra.get(None, []))]
+    for c in kit_cells:
+        if c["kind"] == "student":
+            if c.get("id"):
+                out.append({**c, "source": answers.get(c["id"], "")})
+        else:
+            out.append(c)
+        out += [{"kind": "student", "id": f"your cell after {c['id']}", "source": s}
+                for s in extra.get(c.get("id"), []) if c.get("id")]
+    return out
+
+
+# --------------------------------------------------------------------------- tests
+
+def cases(fn) -> list[tuple[str, dict]]:
+    """(case id, keyword arguments) for each case of a test function, as pytest names them."""
+    marks = [m for m in getattr(fn, "pytestmark", []) if getattr(m, "name", "") == "parametrize"]
+    if not marks:
+        return [("", {})]
+    axes = []
+    for m in reversed(marks):  # the decorator nearest the function varies first, as in pytest
+        names, values = m.args[0], m.args[1]
+        names = [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
+        ids = m.kwargs.get("ids")
+        axis = []
+        for i, v in enumerate(values):
+            vals = tuple(getattr(v, "values", v)) if len(names) > 1 or hasattr(v, "values") else (v,)
+            label = ids[i] if ids else "-".join(_id(x, n, i) for x, n in zip(vals, names, strict=False))
+            axis.append((str(label), dict(zip(names, vals, strict=False))))
+        axes.append(axis)
+    out = []
+    for combo in itertools.product(*axes):
+        kwargs = {}
+        for _, kw in combo:
+            kwargs.update(kw)
+        out.append(("-".join(label for label, _ in combo), kwargs))
+    return out
+
+
+def _id(value, name: str, i: int) -> str:
+    if isinstance(value, bool | int | float | str) or value is None:
+        return str(value)
+    return f"{name}{i}"
+
+
+# --------------------------------------------------------------------------- the guard
+
+DENIED_EVENTS = {
+    "sys._getframe", "sys._current_frames", "sys._current_exceptions", "sys.settrace",
+    "sys.setprofile", "sys.addaudithook", "gc.get_objects", "gc.get_referrers",
+    "gc.get_referents", "gc.get_freeze_count", "code.__new__", "function.__new__", "os.system",
+    "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty", "os.kill", "os.killpg",
+    "subprocess.Popen", "pty.spawn", "builtins.input", "os.startfile", "sys.remote_exec",
+}
+DENIED_PREFIXES = ("ctypes.", "socket.", "winreg.", "_winapi.")
+FRAME_ATTRS = {"tb_frame", "gi_frame", "cr_frame", "ag_frame", "gi_code", "f_back", "f_globals"}
+FUNCTION_SECRETS = {"__defaults__", "__kwdefaults__", "__code__", "__globals__", "__closure__",
+                    "__dict__", "__wrapped__"}
+DENIED_IMPORTS = {"_testcapi", "_testinternalcapi", "_xxsubinterpreters", "_posixsubprocess",
+                  "_testbuffer", "_testmultiphase", "_ctypes_test", "_xxtestfuzz"}
+
+
+def _install_guard(checks: list, watched_types: set[int], tamper: list):
+    """Install the audit hook of one test process. It cannot be removed (PEP 578), and no
+    Python code can list or reach it, so what it holds in its closure is out of reach too.
+
+    ``checks``: (mapping, key, original, label) whose identity must hold. ``tamper``: where
+    the hook writes what it found (the caller reads it after the test).
+
+    A sensitive operation (frames, the garbage collector, ctypes, processes, changing a
+    function or a library class ...) is refused when the student's code asked for it: when,
+    walking up the stack from the operation, the first frame of the notebook's code is one
+    of the student's cells rather than a test or the grader. Libraries called by the tests
+    keep doing what they do (torch formats stacks, importlib looks at frames).
+    """
+    missing = object()
+    busy = [False]
+    function = type(_install_guard)
+    getframe = sys._getframe
+    grader = os.path.abspath(__file__)
+
+    def verify(where: str) -> None:
+        for mapping, key, original, label in checks:
+            if mapping.get(key, missing) is not original:
+                tamper.append(f"{label} was replaced ({where})")
+
+    def from_student() -> bool:
+        f = getframe(2)  # 0: this function, 1: the hook, 2: the code that raised the event
+        while f is not None:
+            name = f.f_code.co_filename
+            if name.startswith("<student"):
+                return True
+            if name.startswith(("<test", "<instructor")) or name == grader:
+                return False
+            f = f.f_back
+        return False
+
+    def student_made(obj) -> bool:
+        code = getattr(obj, "__code__", None)  # inside the hook: no event of its own
+        return (getattr(code, "co_filename", "") or "").startswith("<student")
+
+    def refuse(what: str, record: bool = True):
+        if record:
+            tamper.append(f"the student's code {what}")
+        raise PermissionError(f"{what}: not allowed while grading")
+
+    def hook(event, args):
+        if busy[0]:
+            return
+        busy[0] = True
+        try:
+            if event == "autograder.check":
+                verify("while a test compared results")
+                if tamper:
+                    raise AssertionError("tampering detected")
+            elif event == "import":
+                if args and args[0] in DENIED_IMPORTS:
+                    refuse(f"imported {args[0]}")
+            elif event in DENIED_EVENTS or event.startswith(DENIED_PREFIXES):
+                if from_student():
+                    refuse(f"used {event}")
+            elif event == "open":
+                path = args[0]
+                if (isinstance(path, int) or (isinstance(path, str | bytes) and os.fsdecode(path).startswith(
+                        ("/proc", "/dev/fd", "/dev/mem", "/sys")))) and from_student():
+                    refuse(f"opened {path!r}", record=False)
+            elif event == "object.__getattr__":
+                obj, name = args
+                if (name in FRAME_ATTRS or (name in FUNCTION_SECRETS and isinstance(obj, function)
+                                            and not student_made(obj))) and from_student():
+                    refuse(f"read .{name} of {getattr(obj, '__qualname__', type(obj).__name__)}")
+            elif event in ("object.__setattr__", "object.__delattr__"):
+                obj, name = args[0], args[1]
+                if (id(obj) in watched_types or name == "__del__"
+                        or (isinstance(obj, function) and not student_made(obj))) and from_student():
+                    refuse(f"changed {getattr(obj, '__qualname__', type(obj).__name__)}.{name}")
+        finally:
+            busy[0] = False
+
+    sys.addaudithook(hook)
+    return verify
+
+
+def _chain(frame, n=8):
+    out = []
+    while frame is not None and len(out) < n:
+        out.append(frame)
+        frame = frame.f_back
+    return out
+
+
+def _disarm() -> None:
+    """Take away what could outlive the test or end it early: os._exit, new threads,
+    signal handlers and timers, garbage-collector callbacks, weakref finalizers."""
+    import gc
+    import threading
+
+    deny = _denied
+    real_exit = os._exit
+    for mod in list(sys.modules.values()):
+        d = getattr(mod, "__dict__", None)
+        if isinstance(d, dict):
+            for k, v in list(d.items()):
+                if v is real_exit:
+                    d[k] = deny
+    import _thread
+
+    for name in ("start_new_thread", "start_new", "interrupt_main"):
+        if hasattr(_thread, name):
+            setattr(_thread, name, deny)
+    threading._start_new_thread = deny
+    for mod in (signal, sys.modules.get("_signal")):
+        for name in ("signal", "setitimer", "alarm", "pthread_kill", "raise_signal", "set_wakeup_fd"):
+            if mod is not None and hasattr(mod, name):
+                setattr(mod, name, deny)
+    gc.disable()
+    gc.callbacks.clear()
+    gc.enable = gc.collect = gc.freeze = deny
+    weakref = sys.modules.get("weakref")
+    if weakref is not None:
+        weakref.finalize = deny
+
+
+def _denied(*args, **kwargs):
+    raise PermissionError("not allowed while grading")
+
+
+# --------------------------------------------------------------------------- the run
+
+
+@dataclass
+class Outcome:
+    name: str
+    hidden: bool
+    outcome: str  # passed | failed | tampering | timeout | crashed | error
+    why: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome == "passed"
+
+
+def _run_case(fn, kwargs: dict, report_fd: int, checks: list, watched_types: set[int],
+              timeout: float) -> tuple[str, str]:
+    """Run one test case in a forked process; (outcome, why) from its exit status."""
+    _exit, close, dup2, opened = os._exit, os.close, os.dup2, os.open
+    debug = os.environ.get("CLEANROOM_DEBUG_FILE")
+    pid = os.fork()
+    if pid == 0:  # the test process: nothing below may return
+        code = 13
+        try:
+            close(report_fd)
+            null = opened(os.devnull, os.O_RDWR)
+            dup2(null, 0)
+            dup2(null, 1)
+            dup2(null, 2)
+            _disarm()
+            tamper: list[str] = []
+            verify = _install_guard(checks, watched_types, tamper)
+            ok = False
+            try:
+                fn(**kwargs)
+                ok = True
+            except BaseException:  # noqa: BLE001 - a failed test, whatever it raised
+                ok = False
+            verify("after the test")
+            code = TAMPERED if tamper else (PASSED if ok else FAILED)
+            if debug and tamper:  # the grader's developers only: never set while grading
+                with open(debug, "a") as f:
+                    f.write("\n".join(tamper[:20]) + "\n")
+        finally:
+            _exit(code)
+    deadline = time.monotonic() + timeout
+    status = None
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        pidfd = None
+    while status is None:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return "timeout", f"did not finish within {timeout:g} s"
+        if pidfd is not None:
+            select.select([pidfd], [], [], left)
+        else:
+            time.sleep(min(0.01, left))
+        done, st = os.waitpid(pid, os.WNOHANG)
+        if done:
+            status = st
+    if pidfd is not None:
+        os.close(pidfd)
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        return "crashed", f"the test process was killed by signal {sig} (memory limit, crash or kill)"
+    code = os.WEXITSTATUS(status)
+    return {PASSED: ("passed", ""), FAILED: ("failed", ""),
+            TAMPERED: ("tampering", "the test changed functions the tests rely on, or used a forbidden "
+                                    "operation (frames, gc, ctypes, signals, processes)")}.get(
+        code, ("error", f"the test process ended with status {code}"))
+
+
+def _watched(ns: dict, trusted: set[str]) -> tuple[list, set[int]]:
+    """What must not change during a test: the public functions, classes and modules of the
+    libraries and course packages, the builtins, the instructor's names and the methods of
+    the classes the oracles use. Plain values (flags, counters) may change legitimately."""
+    prefixes = ("numpy", "torch.nn", "torch.testing", "autograder", "rnncourse", "math", "functools")
+    checks, types_ = [], set()
+    mods = {n: m for n, m in list(sys.modules.items())
+            if m is not None and (n in ("torch", "builtins", "sys", "pytest", "operator")
+                                  or n.startswith(prefixes))}
+    for mod_name, mod in mods.items():
+        d = getattr(mod, "__dict__", None)
+        if not isinstance(d, dict):
+            continue
+        own = mod_name.startswith(("autograder", "rnncourse"))
+        for k, v in list(d.items()):
+            if k.startswith("__") and k != "__import__":
+                continue
+            if callable(v) or isinstance(v, type(sys)) or own:
+                if own and not (callable(v) or isinstance(v, type(sys) | dict | list | tuple)):
+                    continue
+                checks.append((d, k, v, f"{mod_name}.{k}"))
+            if isinstance(v, type) and (getattr(v, "__module__", "") or "").startswith(
+                    ("numpy", "torch", "autograder", "rnncourse", "builtins")):
+                types_.add(id(v))
+    for k in sorted(trusted):
+        if k in ns and not k.startswith("__"):
+            checks.append((ns, k, ns[k], f"the notebook's {k}"))
+            if isinstance(ns[k], type):
+                types_.add(id(ns[k]))
+    return checks, types_
+
+
+def score(cells: list[dict], report_fd: int, test_timeout: float) -> dict:
+    """Execute the cells as described in the module docstring; return the report."""
+    instructor: dict = {"__name__": INSTRUCTOR_MODULE, "__builtins__": builtins}
+    student: dict = {"__name__": STUDENT_MODULE, "__builtins__": dict(vars(builtins))}
+    owned: set[str] = set()  # names the instructor's cells bind
+    report = {"cells": {}, "dropped": [], "errors": []}
+    broken = ""
+    for i, cell in enumerate(cells):
+        kind, gid, src = cell["kind"], cell.get("id") or f"cell {i + 1}", cell.get("source") or ""
+        filename = f"<{kind} {gid}>"
+        if kind == "student":
+            if broken:
+                continue
+            try:
+                stmts, dropped = student_definitions(src)
+            except SyntaxError as e:
+                report["dropped"].append(f"{gid}: a syntax error on line {e.lineno}: nothing of this cell "
+                                         "is graded")
+                continue
+            report["dropped"] += [f"{gid}: {d}" for d in dropped]
+            for stmt in stmts:
+                code = compile(ast.Module([stmt], []), filename, "exec", flags=ANNOTATIONS, dont_inherit=True)
+                try:
+                    exec(code, student)
+                except Exception as e:  # noqa: BLE001 - e.g. importing a package that is not installed
+                    report["dropped"].append(f"{gid}: line {stmt.lineno} failed while loading: "
+                                             f"{type(e).__name__}: {str(e)[:120]}")
+            for k, v in student.items():
+                if k.startswith("__") or instructor.get(k, None) is v:
+                    continue
+                if k in owned:
+                    if _student_made(v):
+                        report["dropped"].append(f"{gid}: redefines {k}, which the notebook defines: "
+                                                 "the tests use the notebook's")
+                    continue
+                instructor[k] = v
+            continue
+        stmts = _test_cell_statements(src) if kind == "test" else ast.parse(_python(src)).body
+        before = {k: id(v) for k, v in instructor.items()}
+        try:
+            if not broken:
+                exec(compile(ast.Module(stmts, []), filename, "exec", dont_inherit=True), instructor)
+        except Exception as e:  # noqa: BLE001 - the notebook cannot be graded past this cell
+            broken = f"the course's cell {gid} failed: {type(e).__name__}: {str(e)[:200]}"
+            report["errors"].append(broken)
+        for k, v in instructor.items():  # what this cell bound is the instructor's, in both namespaces
+            if not k.startswith("__") and before.get(k) != id(v):
+                owned.add(k)
+                student[k] = v
+        if kind != "test":
+            continue
+        outcomes = []
+        hidden = set(cell.get("hidden", []))
+        for name in cell.get("tests", []):
+            fn = instructor.get(name)
+            code = getattr(getattr(fn, "__wrapped__", fn), "__code__", None)
+            if broken or code is None or code.co_filename != filename:
+                outcomes.append(Outcome(name, name in hidden, "error", broken or "the test was not defined"))
+                continue
+            checks, watched_types = _watched(instructor, owned)
+            for case_id, kwargs in cases(fn):
+                full = f"{name}[{case_id}]" if case_id else name
+                outcome, why = _run_case(fn, kwargs, report_fd, checks, watched_types, test_timeout)
+                outcomes.append(Outcome(full, name in hidden, outcome, why))
+        report["cells"][gid] = {"points": cell.get("points", 0),
+                                "tests": [o.__dict__ for o in outcomes]}
+    return report
+
+
+def _student_made(obj) -> bool:
+    code = getattr(getattr(obj, "__wrapped__", obj), "__code__", None)
+    mod = getattr(obj, "__module__", "")
+    return mod == STUDENT_MODULE or bool(code and code.co_filename.startswith("<student"))
+
+
+def _not_dumpable() -> None:
+    """No process of the sandbox (the tests included) may ptrace this one or read its /proc."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
+    except Exception:  # noqa: BLE001 - not Linux: the tests' audit hook still refuses /proc
+        pass
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 3:
+        sys.stderr.write("usage: python -I -m autograder.cleanroom INPUT.json REPORT_FD TEST_TIMEOUT_S\n")
+        return 2
+    with open(argv[0], encoding="utf-8") as f:
+        data = json.load(f)
+    report_fd, timeout = int(argv[1]), float(argv[2])
+    os.set_inheritable(report_fd, False)
+    _not_dumpable()
+    try:
+        report = score(data["cells"], report_fd, timeout)
+    except Exception as e:  # noqa: BLE001 - reported to the worker
+        report = {"cells": {}, "dropped": [], "errors": [f"the scoring run failed: {type(e).__name__}: {e}"]}
+    payload = json.dumps(report).encode()
+    with os.fdopen(report_fd, "wb") as out:
+        out.write(payload)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
