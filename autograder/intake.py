@@ -16,6 +16,13 @@ Accepted layouts (``rnn-grade --help`` repeats this):
    are dropped. A file that matches nothing is kept with the student's only assignment,
    or reported.
 
+Allow-list: a submission yields only its assignment's notebook(s) and the checkpoint files
+that the notebook's ``CHECKPOINT`` names (``name*.safetensors``, ``name*.json``), each under a
+size cap; any other file (a ``conftest.py``, a ``numpy.py``, a ``pytest.ini`` ...) is dropped
+and said so in the submission's errors. ``timestamp.txt`` is read, but the grader uses it only
+when the instructor asks (``--trust-timestamps``). A student name with spaces (Moodle's
+``Jane Doe_12345_assignsubmission_file_...``) becomes ``Jane-Doe``.
+
 Safety: symbolic links are never followed (a link to the instructor's files is skipped
 and reported), zip entries with absolute or ``..`` paths are refused, and a file over
 ``MAX_FILE`` or a submission over ``MAX_SUBMISSION`` bytes is dropped with an error, so a
@@ -24,6 +31,7 @@ hostile upload cannot make the coordinator read outside the class folder or fill
 
 from __future__ import annotations
 
+import fnmatch
 import re
 import stat
 import zipfile
@@ -31,9 +39,15 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 MAX_FILE = 100 * 2**20
+MAX_NOTEBOOK = 32 * 2**20
 MAX_SUBMISSION = 256 * 2**20
 SKIP = ("__MACOSX", ".ipynb_checkpoints", "__pycache__", ".DS_Store", ".git")
 STUDENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
+
+
+def student_id(name: str) -> str:
+    """The id nbgrader gets: runs of white space become one '-' ("Jane Doe" -> "Jane-Doe")."""
+    return "-".join(name.split())
 RESUBMISSION_RE = re.compile(r"-\d+(?=\.[A-Za-z0-9]+$)")
 
 
@@ -171,14 +185,14 @@ def _from_tree(entries: _Entries, assignments: dict) -> Intake:
         if len(parts) < 3:
             problems.append(f"{rel}: not in <student>/<assignment>/ (ignored)")
             continue
-        student, assignment, inner = parts[0], parts[1], "/".join(parts[2:])
+        student, assignment, inner = student_id(parts[0]), parts[1], "/".join(parts[2:])
         if not STUDENT_RE.match(student):
             problems.append(f"{rel}: {student!r} is not a usable student id (ignored)")
             continue
         if assignment not in assignments:
             problems.append(f"{rel}: unknown assignment {assignment!r} (ignored)")
             continue
-        _add(subs, student, assignment, inner, data)
+        _add(subs, student, assignment, inner, data, assignments[assignment])
     return Intake(_finish(subs), problems)
 
 
@@ -192,13 +206,15 @@ def _from_flat(files: dict, assignments: dict) -> Intake:
     unmatched = []
     for name, data in files.items():
         student, sep, rest = name.partition("_")
+        student = student_id(student)
         if not sep or not STUDENT_RE.match(student):
             problems.append(f"{name}: not named <student>_<anything>_<file> (ignored)")
             continue
         rest = RESUBMISSION_RE.sub("", rest)
         for fname, a in known:
-            if rest == fname or rest.endswith("_" + fname):
-                _add(subs, student, a, fname, data)
+            found = _flat_match(rest, fname)
+            if found:
+                _add(subs, student, a, found, data, assignments[a])
                 break
         else:
             unmatched.append((student, rest, data, name))
@@ -206,7 +222,7 @@ def _from_flat(files: dict, assignments: dict) -> Intake:
         mine = [s for s in subs.values() if s.student == student]
         fname = rest.split("_", 1)[1] if "_" in rest else rest
         if len(mine) == 1:
-            _add(subs, student, mine[0].assignment, fname, data)
+            _add(subs, student, mine[0].assignment, fname, data, assignments[mine[0].assignment])
             if fname.endswith(".ipynb"):
                 mine[0].errors.append(f"{name}: an extra notebook {fname!r} (renamed?)")
         else:
@@ -214,13 +230,43 @@ def _from_flat(files: dict, assignments: dict) -> Intake:
     return Intake(_finish(subs), problems)
 
 
-def _add(subs: dict, student: str, assignment: str, inner: str, data: bytes | str) -> None:
+def _flat_match(rest: str, pattern: str) -> str:
+    """The file name inside a flat LMS entry name that matches ``pattern`` ('' if none)."""
+    if fnmatch.fnmatchcase(rest, pattern):
+        return rest
+    for i, ch in enumerate(rest):
+        if ch == "_" and fnmatch.fnmatchcase(rest[i + 1:], pattern):
+            return rest[i + 1:]
+    return ""
+
+
+def _allowed(inner: str, spec: dict) -> int:
+    """The size cap of a file the assignment takes, or 0 when it takes no such file."""
+    if inner in {f"{n}.ipynb" for n in spec.get("notebooks", [])}:
+        return MAX_NOTEBOOK
+    if "/" not in inner and any(fnmatch.fnmatchcase(inner, p) for p in spec.get("files", [])):
+        return MAX_FILE
+    return 0
+
+
+def _add(subs: dict, student: str, assignment: str, inner: str, data: bytes | str, spec: dict) -> None:
     sub = subs.setdefault((student, assignment), Submission(student, assignment))
     if isinstance(data, str):
         sub.errors.append(f"{inner}: {data}")
         return
     if inner == "timestamp.txt":
         sub.timestamp = data.decode(errors="replace").strip()[:64]
+        return
+    cap = _allowed(inner, spec)
+    if not cap and inner.endswith(".ipynb"):
+        names = ", ".join(f"{n}.ipynb" for n in spec.get("notebooks", []))
+        sub.errors.append(f"{inner}: dropped: the notebook must be named {names} (rename it)")
+        return
+    if not cap:
+        sub.errors.append(f"{inner}: dropped: this exercise takes only its notebook and checkpoint files")
+        return
+    if len(data) > cap:
+        sub.errors.append(f"{inner}: {len(data) / 2**20:.0f} MiB, over the {cap // 2**20} MiB limit: dropped")
         return
     size = sum(len(v) for v in sub.files.values()) + len(data)
     if size > MAX_SUBMISSION:

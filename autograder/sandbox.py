@@ -13,8 +13,9 @@ working folder to a throw-away user id, and replaces itself with bubblewrap:
   and threads: bounds fork bombs), ``RLIMIT_FSIZE`` (largest file), no core dumps;
 * with bubblewrap (``bwrap``): a new mount, PID, network, IPC and UTS namespace. The
   sandbox sees the system folders, the Python installation and the course packages
-  read-only, a private ``/tmp``, a loopback-only network, and ONE writable folder: the
-  copy of the submission it grades, mounted at ``/home/student``. The course folder
+  read-only, a private ``/tmp``, a loopback-only network, and a working folder
+  ``/home/student`` holding read-only copies of the submission's files. Every writable
+  place (``/tmp``, ``/dev/shm``, ``/home/student``, ``/run``) is a size-limited tmpfs. The course folder
   (``solutions/``, ``grading/``, the gradebook, other students' work) is not mounted at
   all, so it cannot be read, let alone written;
 * run as root, the kernel drops to a user id of its own (``100000 + pid`` of the
@@ -126,7 +127,7 @@ def probe(force: bool = False) -> tuple[str, str]:
         except (OSError, subprocess.TimeoutExpired) as e:
             _PROBE = ("rlimit", f"bubblewrap is installed but failed to start: {e}")
             return _PROBE
-        if proc.returncode != 0 or not Path(tmp, "ok").exists():
+        if proc.returncode != 0:
             why = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
             _PROBE = ("rlimit", f"bubblewrap is installed but cannot build the sandbox here: {why[0]}")
             return _PROBE
@@ -163,10 +164,13 @@ def bwrap_argv(pol: Policy, command: list[str]) -> list[str]:
             argv += ["--symlink", os.readlink(p), p]
         elif os.path.isdir(p):
             argv += ["--ro-bind", p, p]
-    tmp_size = str(min(pol.limits.fsize_mb * 4, 1024) * 2**20)  # /tmp lives in memory
+    # every writable place is a tmpfs with a size: they live in memory, outside RLIMIT_AS
+    tmp_size = str(min(pol.limits.fsize_mb * 4, 1024) * 2**20)
+    small = str(pol.limits.fsize_mb * 2**20)
     argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", tmp_size,
-             "--tmpfs", "/tmp", "--perms", "1777", "--tmpfs", "/dev/shm", "--perms", "0755", "--tmpfs", "/home",
-             "--perms", "0755", "--tmpfs", "/run"]
+             "--tmpfs", "/tmp", "--perms", "1777", "--size", small, "--tmpfs", "/dev/shm",
+             "--perms", "0755", "--size", str(2**20), "--tmpfs", "/home",
+             "--perms", "0755", "--size", str(2**20), "--tmpfs", "/run"]
     made = {"/", "/tmp", "/home", "/run", *SYSTEM_RO}
     ro = list(pol.ro_paths)
     if pol.uid is not None:  # the `drop` step below runs this file inside the sandbox
@@ -174,7 +178,10 @@ def bwrap_argv(pol: Policy, command: list[str]) -> list[str]:
     for p in ro:
         if os.path.exists(p):
             argv += _parents(p, made) + ["--ro-bind", p, p]
-    argv += ["--bind", pol.workdir, HOME_IN_SANDBOX]
+    # the working folder: a tmpfs of its own size, holding read-only copies of the given files
+    argv += ["--perms", "0777", "--size", small, "--tmpfs", HOME_IN_SANDBOX]
+    for entry in sorted(os.listdir(pol.workdir)):
+        argv += ["--ro-bind", os.path.join(pol.workdir, entry), f"{HOME_IN_SANDBOX}/{entry}"]
     if os.path.realpath(pol.ipc_dir) != os.path.realpath(pol.workdir):
         argv += _parents(pol.ipc_dir, made) + ["--bind", pol.ipc_dir, pol.ipc_dir]
     argv += ["--chdir", HOME_IN_SANDBOX, "--clearenv"]

@@ -174,7 +174,8 @@ def test_intake_tree_zip_with_top_folder(tmp_path):
                         "export/bob/ex02/data/x.csv": b"1"}))
     got = intake.read(p, SPEC)
     assert [s.key for s in got.submissions] == [("alice", "ex01"), ("bob", "ex02")]
-    assert set(got.submissions[1].files) == {"ex02.ipynb", "data/x.csv"}
+    assert set(got.submissions[1].files) == {"ex02.ipynb"}  # the allow-list: notebook + checkpoints
+    assert any("data/x.csv: dropped" in e for e in got.submissions[1].errors)
 
 
 def test_intake_flat_lms_zip(tmp_path):
@@ -193,8 +194,33 @@ def test_intake_flat_lms_zip(tmp_path):
     keys = {s.key: s for s in got.submissions}
     assert set(keys) == {("alice", "ex01"), ("bob", "ex01"), ("bob", "ex02"), ("carol", "ex02")}
     assert set(keys[("alice", "ex01")].files) == {"ex01.ipynb", "ex01_model.safetensors", "ex01_model.json"}
-    assert set(keys[("carol", "ex02")].files) == {"ex02.ipynb", "notes.txt"}
+    assert set(keys[("carol", "ex02")].files) == {"ex02.ipynb"}
+    assert any("notes.txt: dropped" in e for e in keys[("carol", "ex02")].errors)
     assert any("unsafe path" in p for p in got.problems)
+
+
+def test_intake_takes_only_the_notebook_and_checkpoints_and_names_with_spaces(tmp_path):
+    """conftest.py, pytest.ini, numpy.py beside the notebook never reach a grading run; a
+    Moodle name with a space is kept (as Jane-Doe); an oversized notebook is dropped."""
+    p = tmp_path / "moodle.zip"
+    p.write_bytes(_zip({
+        "Jane Doe_12345_assignsubmission_file_ex01.ipynb": b"{}",
+        "Jane Doe_12345_assignsubmission_file_ex01_model.safetensors": b"w",
+        "Jane Doe_12345_assignsubmission_file_conftest.py": b"import pytest",
+    }))
+    got = intake.read(p, SPEC)
+    [sub] = got.submissions
+    assert sub.key == ("Jane-Doe", "ex01")
+    assert set(sub.files) == {"ex01.ipynb", "ex01_model.safetensors"}
+    assert any("conftest.py: dropped" in e for e in sub.errors)
+    d = tmp_path / "class" / "bob" / "ex01"
+    d.mkdir(parents=True)
+    for name in ("conftest.py", "pytest.ini", "numpy.py", "allpass.py"):
+        (d / name).write_text("x = 1")
+    (d / "ex01.ipynb").write_bytes(b" " * (intake.MAX_NOTEBOOK + 1))
+    [bob] = intake.read(tmp_path / "class", SPEC).submissions
+    assert bob.files == {}
+    assert sum("dropped" in e for e in bob.errors) == 5
 
 
 # --------------------------------------------------------------------------- sandbox
@@ -224,6 +250,14 @@ try:
 except OSError:
     out['net'] = False
 open('/home/student/ok', 'w').write('1')
+try:  # the working folder is a tmpfs with a size: filling it fails
+    open('/home/student/big', 'wb').write(b'x' * (200 * 2**20)); out['fill_home'] = True
+except OSError:
+    out['fill_home'] = False
+try:
+    open('/dev/shm/big', 'wb').write(b'x' * (200 * 2**20)); out['fill_shm'] = True
+except OSError:
+    out['fill_shm'] = False
 out['uid'] = os.getuid()
 out['pid'] = os.getpid()
 print(__import__('json').dumps(out))
@@ -236,10 +270,11 @@ print(__import__('json').dumps(out))
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out == {"solutions": False, "tmpdir": False, "write_usr": False, "net": False,
-                   "uid": out["uid"], "pid": out["pid"]}
+                   "fill_home": False, "fill_shm": False, "uid": out["uid"], "pid": out["pid"]}
     assert out["uid"] != 0 or os.geteuid() != 0
     assert out["pid"] < 10  # its own PID namespace
-    assert (work / "ok").exists()
+    assert not (work / "ok").exists()  # written to the sandbox's own tmpfs, not the host's folder
+    assert out["fill_home"] is False and out["fill_shm"] is False
 
 
 def test_rlimit_mode_bounds_memory(tmp_path):
