@@ -47,6 +47,8 @@ from . import integrity, sandbox  # noqa: E402
 from .leaks import MARKERS, _norm  # noqa: E402
 
 ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+CELL_OUTPUT_CAP = 512 * 2**10  # bytes of outputs kept per cell of the feedback run
+NOTEBOOK_OUTPUT_CAP = 4 * 2**20
 REDACTED = "[line removed from feedback: it matches the instructor's hidden material]"
 
 
@@ -55,6 +57,17 @@ class WallTimeExceeded(RuntimeError):
 
 
 # --------------------------------------------------------------------------- nbgrader hooks
+
+def _message_size(content) -> int:
+    """Bytes of text an output message carries (its strings, however nested)."""
+    if isinstance(content, str):
+        return len(content)
+    if isinstance(content, dict):
+        return sum(_message_size(v) for v in content.values())
+    if isinstance(content, list | tuple):
+        return sum(_message_size(v) for v in content)
+    return 8
+
 
 def _sandbox_execute_class():
     from jupyter_core.utils import run_sync
@@ -97,8 +110,25 @@ def _sandbox_execute_class():
             self._done.add(index)
             return out
 
+        def output(self, outs, msg, display_id, cell_index):
+            """Keep at most CELL_OUTPUT_CAP bytes of a cell's outputs (and NOTEBOOK_OUTPUT_CAP
+            of the notebook's) in memory; past that, one note says what was cut."""
+            size = _message_size(msg.get("content", {}))
+            cell_used = self._cell_bytes.get(cell_index, 0)
+            if size + cell_used > CELL_OUTPUT_CAP or size + self._nb_bytes > NOTEBOOK_OUTPUT_CAP:
+                if cell_index not in self._cut:
+                    self._cut.add(cell_index)
+                    outs.append(nbformat.v4.new_output("stream", name="stdout", text=(
+                        f"[output cut by the grader: a cell may print {CELL_OUTPUT_CAP // 2**10} KiB, "
+                        f"a notebook {NOTEBOOK_OUTPUT_CAP // 2**20} MiB]\n")))
+                return None
+            self._cell_bytes[cell_index] = cell_used + size
+            self._nb_bytes += size
+            return super().output(outs, msg, display_id, cell_index)
+
         def preprocess(self, nb, resources, km=None):
             self._done = set()
+            self._cell_bytes, self._nb_bytes, self._cut = {}, 0, set()
             SandboxExecute.t_start = SandboxExecute.t_cells = time.monotonic()
             try:
                 done = super().preprocess(nb, resources, km=km)

@@ -37,7 +37,8 @@ pytestmark = [
     pytest.mark.skipif(sandbox.probe()[0] != "bwrap",
                        reason=f"bubblewrap is not usable here: {sandbox.probe()[1]}"),
 ]
-LIMITS = ["--wall", "120", "--cell-timeout", "30", "--mem", "2048", "--require-sandbox"]
+LIMITS = ["--wall", "120", "--cell-timeout", "30", "--test-timeout", "15", "--mem", "2048",
+          "--require-sandbox"]
 DASK_SUBSET = ["correct", "blank", "invalid_json", "infinite_loop", "os_exit", "patch_numpy", "network"]
 
 
@@ -126,7 +127,7 @@ def test_scores_flags_and_errors_are_as_expected(graded):
         score = float(r["score"])
         if not lo <= score <= hi:
             wrong.append(f"{student}: score {score}, expected {lo}..{hi}")
-        if flagged != (r["status"] == "flagged"):
+        if flagged is not None and flagged != (r["status"] == "flagged"):
             wrong.append(f"{student}: status {r['status']!r}, flags {r['flags']!r}")
         if error and error not in r["errors"]:
             wrong.append(f"{student}: errors {r['errors']!r} lack {error!r}")
@@ -167,8 +168,46 @@ def test_feedback_holds_no_hidden_test_or_solution_line(graded):
         if found:
             problems[student] = found
     assert not problems, problems
-    history = (out / "feedback" / "print_history" / make_batch.A / f"{make_batch.A}.html").read_text()
-    assert "line removed from feedback" in history  # it printed the hidden tests; they were cut
+    history = leaks.html_to_text(
+        (out / "feedback" / "print_history" / make_batch.A / f"{make_batch.A}.html").read_text())
+    assert "def test_scaled_tanh_small" in history  # it printed its history: visible tests only
+    assert "BEGIN HIDDEN" not in history and "x_hidden" not in history
+
+
+def test_no_hidden_line_reaches_feedback_even_encoded(graded):
+    """A notebook that prints its whole history and every code object's constants as base64,
+    rot13 and reversed text: the feedback run never held a hidden test, so none decodes."""
+    import base64
+    import codecs
+    import re
+
+    out, course = graded["paths"]["out"], graded["paths"]["course"]
+    hidden = {ln for ln in leaks.secret_lines(course / "solutions") if "hidden" in ln or "secret" in ln}
+    assert hidden, "the mini exercise's hidden tests name their data *_hidden / *_secret"
+    page = leaks.html_to_text(
+        (out / "feedback" / "hidden_source_encoded" / make_batch.A / f"{make_batch.A}.html").read_text())
+    (blob,) = re.findall(r"B64:([A-Za-z0-9+/=]+)", page)
+    decoded = [base64.b64decode(blob).decode(errors="replace")]
+    decoded += [codecs.decode(t, "rot13") for t in re.findall(r"ROT13:(.*)", page)]
+    decoded += [t[::-1] for t in re.findall(r"REV:(.*)", page)]
+    text = "\n".join(decoded).replace(" | ", "\n")
+    assert "def test_scaled_tanh_small" in text  # the dump did run
+    assert not [h for h in hidden if h in {leaks._norm(x) for x in text.splitlines()}]
+    assert "x_hidden" not in text and "z_hidden" not in text and "x_secret" not in text
+
+
+def test_outputs_are_capped_and_timestamps_not_believed(graded):
+    from nbgrader.api import Gradebook
+
+    out = graded["paths"]["out"]
+    for kind, ext in (("feedback", "html"), ("autograded", "ipynb")):
+        page = out / kind / "huge_output" / make_batch.A / f"{make_batch.A}.{ext}"
+        assert page.stat().st_size < 6 * 2**20, page  # it printed 64 MiB
+    assert "output cut by the grader" in (out / "feedback" / "huge_output" / make_batch.A /
+                                          f"{make_batch.A}.html").read_text()
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}", "rnn-course") as gb:
+        sub = gb.find_submission(make_batch.A, "forged_timestamp")
+        assert sub.timestamp is None or sub.timestamp.year != 2001
 
 
 def test_dask_cluster_gives_identical_grades_without_duplicates(graded, tmp_path):

@@ -245,29 +245,243 @@ for p in [pathlib.Path.home() / "rt-pwned-own-home.txt", {str(home_marker)!r},
         "forge_report": {"cells": {**w, "scaled_tanh": w["scaled_tanh"] +
                                    "\nimport autograder.cells as _c\n"
                                    "_c.CellReport.score = property(lambda self: self.points)"}},
+        # ---- the attacks that made a blank notebook score 20/20 before the clean-room design
+        "conftest_allpass": {"cells": {}, "files": {"conftest.py": ALLPASS_PLUGIN}},
+        "pytest_ini_plugin": {"cells": {}, "files": {"pytest.ini": "[pytest]\naddopts = -p allpass\n",
+                                                     "allpass.py": ALLPASS_PLUGIN}},
+        "numpy_py_shadow": {"cells": {}, "files": {"numpy.py": NUMPY_SHADOW}},
+        "autouse_fixture": {"cells": {**w, "scaled_tanh": AUTOUSE_FIXTURE + w["scaled_tanh"]}},
+        "ipython_forged_report": {"cells": {**w, "train": IPYTHON_FORGERY}},
+        # ---- partial unearned points before: helpers' code, frames, an unwatched oracle
+        "code_swap_alias": {"cells": {**w, "scaled_tanh": "_h = assert_close\n"
+                                      "def scaled_tanh(x, a):\n"
+                                      "    _h.__code__ = (lambda *a, **k: None).__code__\n"
+                                      "    return np.zeros_like(x)"}},
+        "frame_walk": {"cells": {**w, "scaled_tanh": FRAME_WALK}},
+        "patch_oracle_at_call": {"cells": {**w, "scaled_tanh":
+                                           "def scaled_tanh(x, a):\n"
+                                           "    import torch as _t\n"
+                                           "    _t.tanh = lambda v: 0 * v\n"
+                                           "    return np.zeros_like(x)"}},
+        # ---- my own: ways a test process could forge its verdict or restore a patch in time
+        "restore_after_compare": {"cells": {**w, "scaled_tanh": RESTORE_LATER}},
+        "gc_referrers": {"cells": {**w, "scaled_tanh": GC_WALK}},
+        "forge_exit_status": {"cells": {**w, "scaled_tanh": FORGE_EXIT}},
+        "write_report_channel": {"cells": {**w, "scaled_tanh": WRITE_FDS}},
+        "thread_and_signal": {"cells": {**w, "scaled_tanh": THREAD_SIGNAL}},
+        "class_body_runs_code": {"cells": {**w, "model": CLASS_BODY}, "checkpoint": "good"},
+        "decorator_runs_code": {"cells": {**w, "scaled_tanh": DECORATOR}},
+        "globals_of_a_test": {"cells": {**w, "scaled_tanh": GLOBALS_WALK}},
+        "proc_self_mem": {"cells": {**w, "scaled_tanh": PROC_MEM}},
+        # ---- feedback: hidden-test source, encoded; huge output; the coordinator
+        "hidden_source_encoded": {"cells": {**c, "train": c["train"] + ENCODED_DUMP}, "checkpoint": "good"},
+        "huge_output": {"cells": {**c, "train": "print('x' * (64 * 2**20))"}, "checkpoint": "good"},
+        "nested_json": {"raw": b"[" * 100000 + b"]" * 100000},
+        "forged_timestamp": {"cells": c, "checkpoint": "good", "files": {"timestamp.txt": "2001-01-01 00:00:00"}},
+        "reference_checkpoint_only": {"cells": c},  # correct code, no checkpoint: the model cell is 0
     }
     return S
 
 
+ALLPASS_PLUGIN = '''
+import pytest
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    outcome.get_result().outcome = "passed"
+'''
+NUMPY_SHADOW = '''
+import sys
+sys.path.remove(sys.path[0]) if sys.path and sys.path[0] in ("", ".") else None
+del sys.modules["numpy"]
+import numpy
+numpy.allclose = lambda *a, **k: True
+sys.modules["numpy"] = numpy
+'''
+AUTOUSE_FIXTURE = '''import pytest
+
+@pytest.fixture(autouse=True)
+def _all_pass(request):
+    class AllPass:
+        @pytest.hookimpl(hookwrapper=True)
+        def pytest_runtest_makereport(self, item, call):
+            outcome = yield
+            outcome.get_result().outcome = "passed"
+    request.config.pluginmanager.register(AllPass())
+    yield
+
+'''
+IPYTHON_FORGERY = '''
+_ip = get_ipython()
+
+def _forge(result):
+    print("1/1 tests passed -> 5 / 5 points\\n  [PASS] test_scaled_tanh_small")
+    return 5
+
+_ip.events.register("post_run_cell", _forge)
+'''
+FRAME_WALK = '''
+import inspect
+import numpy as np
+
+def scaled_tanh(x, a):
+    for info in inspect.stack():
+        for value in info.frame.f_locals.values():
+            if getattr(value, "shape", None) == np.shape(x):
+                return value
+    return np.zeros_like(x)
+'''
+RESTORE_LATER = '''
+import weakref
+import numpy as np
+import autograder.checks as _checks
+
+class _Token:
+    pass
+
+def scaled_tanh(x, a):
+    real = _checks.assert_close
+    _checks.assert_close = lambda *args, **kwargs: None
+    t = _Token()
+    weakref.finalize(t, setattr, _checks, "assert_close", real)
+    type(t).__del__ = lambda self: setattr(_checks, "assert_close", real)
+    return np.zeros_like(x)
+'''
+GC_WALK = '''
+import gc
+import numpy as np
+
+def scaled_tanh(x, a):
+    for obj in gc.get_objects():
+        if isinstance(obj, dict) and "x" in obj and obj.get("x") is x:
+            pass
+    return np.zeros_like(x)
+'''
+FORGE_EXIT = '''
+import os
+import sys
+import numpy as np
+
+def scaled_tanh(x, a):
+    for way in (lambda: os._exit(10), lambda: sys.modules["posix"]._exit(10),
+                lambda: __import__("ctypes").CDLL(None)._exit(10), lambda: os.kill(os.getpid(), 9)):
+        try:
+            way()
+        except Exception:
+            pass
+    return np.zeros_like(x)
+'''
+WRITE_FDS = '''
+import json
+import os
+import numpy as np
+
+def scaled_tanh(x, a):
+    forged = json.dumps({"cells": {"test_scaled_tanh": {"points": 5, "tests": [
+        {"name": "test_scaled_tanh_small", "hidden": False, "outcome": "passed", "why": ""}]}}}).encode()
+    for fd in range(3, 64):
+        try:
+            os.write(fd, forged)
+        except OSError:
+            pass
+    return np.zeros_like(x)
+'''
+THREAD_SIGNAL = '''
+import signal
+import threading
+import numpy as np
+
+def scaled_tanh(x, a):
+    for start in (lambda: threading.Thread(target=print).start(),
+                  lambda: signal.signal(signal.SIGALRM, lambda *a: None)):
+        try:
+            start()
+        except Exception:
+            pass
+    return np.zeros_like(x)
+'''
+CLASS_BODY = '''
+import numpy as np
+
+class TinyRegressor(nn.Module):
+    np.allclose = lambda *a, **k: True
+
+    def __init__(self, in_features=3):
+        super().__init__()
+        self.init_kwargs = dict(in_features=in_features)
+        self.linear = nn.Linear(in_features, 1)
+
+    def forward(self, x):
+        return 0 * self.linear(x)[:, 0]
+'''
+DECORATOR = '''
+import numpy as np
+
+def _patch(f):
+    np.allclose = lambda *a, **k: True
+    return f
+
+@_patch
+def scaled_tanh(x, a):
+    return np.zeros_like(x)
+'''
+GLOBALS_WALK = '''
+import numpy as np
+
+def scaled_tanh(x, a):
+    g = assert_close.__globals__
+    g["as_numpy"] = lambda v: np.zeros(1)
+    return np.zeros_like(x)
+'''
+PROC_MEM = '''
+import numpy as np
+
+def scaled_tanh(x, a):
+    try:
+        open("/proc/self/mem", "rb")
+    except OSError:
+        pass
+    return np.zeros_like(x)
+'''
+ENCODED_DUMP = '''
+import base64
+import codecs
+_everything = "\\n".join(_ih)
+for _v in list(globals().values()):
+    _code = getattr(_v, "__code__", None)
+    if _code is not None:
+        _everything += "\\n" + "\\n".join(str(k) for k in _code.co_consts)
+print("B64:" + base64.b64encode(_everything.encode()).decode())
+print("ROT13:" + codecs.encode(_everything, "rot13").replace("\\n", " | "))
+print("REV:" + _everything[::-1].replace("\\n", " | "))
+'''
+
+
 # What the grader must make of each student: (min score, max score, must be flagged, error text)
-EXPECT = {
+
+
+# What the grader must make of each student: (min score, max score, must be flagged, error text)
+EXPECT = {  # (min score, max score, flagged: True/False/None = either, text that errors must contain)
     "correct": (20, 20, False, ""),
     "blank": (0, 0, False, ""),
     "invalid_json": (0, 0, False, "not a valid notebook"),
     "renamed": (0, 0, False, "my_rt01.ipynb"),
     "deleted_tests": (0, 0, False, ""),
     "edited_tests": (0, 0, False, ""),
-    "infinite_loop": (15, 15, False, ""),  # scaled_tanh's cell times out: 0 of its 5
-    "loop_ignores_interrupt": (5, 5, False, "stopped responding"),  # the cells after it do not run
+    "infinite_loop": (15, 15, False, ""),  # scaled_tanh's test cases time out: 0 of its 5
+    # top-level statements never run in the scoring run: its functions are right, 20; the
+    # feedback run (which runs the whole notebook) stops at the loop
+    "loop_ignores_interrupt": (20, 20, False, "stopped responding"),
     "memory_bomb": (15, 15, False, ""),  # logsumexp fails with MemoryError
     "sys_exit": (15, 15, False, ""),
-    "os_exit": (10, 10, False, "kernel died"),
+    "os_exit": (20, 20, False, "kernel died"),  # os._exit at the top of a cell: feedback run only
     "fork_bomb": (0, 0, False, ""),
     "kill_everything": (0, 0, False, ""),
     "read_instructor_files": (0, 0, False, ""),
     "network": (0, 0, False, ""),
     "write_home_and_tmp": (0, 0, False, ""),
-    "print_history": (20, 20, False, ""),  # prints the hidden tests: redacted from its feedback
+    "print_history": (20, 20, False, ""),  # the feedback run never held a hidden test to print
     "pickle_checkpoint": (10, 10, False, ""),  # the model cell: not a safetensors file
     "symlink_to_solutions": (10, 10, False, "symbolic link"),
     "patch_numpy": (0, 0, True, ""),
@@ -277,6 +491,28 @@ EXPECT = {
     "patch_assert_close": (0, 0, True, ""),
     "patch_hidden": (0, 0, True, ""),
     "forge_report": (0, 0, True, ""),
+    "conftest_allpass": (0, 0, False, "conftest.py: dropped"),
+    "pytest_ini_plugin": (0, 0, False, "pytest.ini: dropped"),
+    "numpy_py_shadow": (0, 0, False, "numpy.py: dropped"),
+    "autouse_fixture": (0, 0, None, ""),
+    "ipython_forged_report": (0, 0, None, ""),
+    "code_swap_alias": (0, 0, True, ""),
+    "frame_walk": (0, 0, True, ""),
+    "patch_oracle_at_call": (0, 0, True, ""),
+    "restore_after_compare": (0, 0, True, ""),
+    "gc_referrers": (0, 0, True, ""),
+    "forge_exit_status": (0, 0, True, ""),
+    "write_report_channel": (0, 0, None, ""),
+    "thread_and_signal": (0, 0, None, ""),
+    "class_body_runs_code": (0, 0, True, ""),
+    "decorator_runs_code": (0, 0, True, ""),
+    "globals_of_a_test": (0, 0, True, ""),
+    "proc_self_mem": (0, 0, None, ""),
+    "hidden_source_encoded": (0, 20, None, ""),  # what matters: no hidden line, even decoded
+    "huge_output": (20, 20, False, ""),  # 64 MiB printed: cut to the grader's cap
+    "nested_json": (0, 0, False, "not a valid notebook"),
+    "forged_timestamp": (20, 20, False, ""),  # graded; its timestamp.txt is not believed
+    "reference_checkpoint_only": (10, 10, False, ""),  # no checkpoint of its own: the model cell is 0
 }
 
 
@@ -357,6 +593,8 @@ def make(dest: Path, port: int = 9, token: str = "x") -> dict[str, Path]:
             keep.append(cell)
         nb.cells = keep
         nbformat.write(nb, target)
+        for name, text in spec.get("files", {}).items():
+            (folder / name).write_text(text)
         if spec.get("checkpoint"):
             _checkpoint(folder, spec["checkpoint"], course)
     return {"course": course, "class": cls, "out": out}
