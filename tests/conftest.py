@@ -1,8 +1,27 @@
-"""Shared test set-up: the repository root on sys.path, so tests import ``tests.harness``."""
+"""Shared test set-up: the repository root on sys.path, so tests import ``tests.harness``;
+and the ``needs_bwrap`` mark: a test that needs a usable bubblewrap is skipped on a
+developer's machine without one, and FAILS under ``CI=true``, where a missing sandbox must
+never pass for a green run."""
 
+import os
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("needs_bwrap") is None:
+        return
+    from autograder import sandbox
+
+    mode, why = sandbox.probe()
+    if mode == "bwrap":
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"bubblewrap is required under CI=true and is not usable: {why}", pytrace=False)
+    pytest.skip(f"bubblewrap is not usable here: {why}")

@@ -32,7 +32,7 @@ MAX_VARIANTS = 2  # per exercise, to keep the run short
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.xdist_group("batch"),
-    pytest.mark.skipif(sandbox.probe()[0] != "bwrap", reason="bubblewrap is not usable here"),
+    pytest.mark.needs_bwrap,
 ]
 
 

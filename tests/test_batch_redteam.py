@@ -34,8 +34,7 @@ import make_batch  # noqa: E402
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.xdist_group("batch"),
-    pytest.mark.skipif(sandbox.probe()[0] != "bwrap",
-                       reason=f"bubblewrap is not usable here: {sandbox.probe()[1]}"),
+    pytest.mark.needs_bwrap,
 ]
 LIMITS = ["--wall", "120", "--cell-timeout", "30", "--test-timeout", "15", "--mem", "2048",
           "--require-sandbox"]

@@ -225,7 +225,7 @@ def test_intake_takes_only_the_notebook_and_checkpoints_and_names_with_spaces(tm
 
 # --------------------------------------------------------------------------- sandbox
 
-needs_bwrap = pytest.mark.skipif(sandbox.probe()[0] != "bwrap", reason="bubblewrap unusable here")
+needs_bwrap = pytest.mark.needs_bwrap  # skipped without bubblewrap; a failure under CI=true (conftest)
 
 
 @needs_bwrap
@@ -428,3 +428,16 @@ def test_sandboxed_kernel_survives_an_interrupt(tmp_path):
             os.environ.pop("JUPYTER_PATH", None)
         else:
             os.environ["JUPYTER_PATH"] = old
+
+
+def test_isolation_tests_fail_without_bubblewrap_under_ci():
+    """Under CI=true a missing bubblewrap is a failure, never a skip (conftest's needs_bwrap)."""
+    repo = Path(__file__).resolve().parents[1]
+    test = "tests/test_batch_units.py::test_bwrap_sandbox_hides_course_blocks_network_and_writes"
+    base = {**os.environ, "PATH": str(Path(sys.executable).parent)}  # no /usr/bin: no bwrap
+    ci = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", test],
+                        cwd=repo, env={**base, "CI": "true"}, capture_output=True, text=True, timeout=300)
+    assert ci.returncode == 1 and "bubblewrap is required under CI=true" in ci.stdout, ci.stdout[-2000:]
+    dev = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", test],
+                         cwd=repo, env={**base, "CI": "false"}, capture_output=True, text=True, timeout=300)
+    assert dev.returncode == 0 and "1 skipped" in dev.stdout, dev.stdout[-2000:]
