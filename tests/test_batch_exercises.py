@@ -2,11 +2,11 @@
 
 For every exercise in solutions/ (found there, so ex02... join automatically) a small class:
 the released notebook filled with the solution's code, the untouched release, and the wrong
-variants declared in tests/variants/<exercise>.py. The reference checkpoint is used when
-solutions/<exercise>/ holds one (an instructor's or CI's training run), else the trained-model
-cells are expected to score 0 ("checkpoint missing"). Expected: the solution scores full
-marks in every other cell, the release 0, each variant loses exactly its listed cells; no
-flags; and a Dask LocalCluster gives the same grades.
+variants declared in tests/variants/<exercise>.py. The solution and the variants hand in the
+checkpoints that running the solution notebook as a student makes (``harness.run_as_student``,
+in a scratch copy: solutions/ never holds one). Expected: the solution scores full marks in
+every cell, trained models included, the release 0, each variant loses exactly its listed
+cells; no flags; and a Dask LocalCluster gives the same grades.
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import batch, sandbox
+from autograder import batch
+from autograder import release as release_tool
+from tests import harness
 
 REPO = Path(__file__).resolve().parents[1]
 EXERCISES = sorted(p.name for p in (REPO / "solutions").iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
@@ -56,11 +58,9 @@ def _class(root: Path) -> dict[tuple[str, str], dict]:
     for ex in EXERCISES:
         sol = nbformat.read(REPO / "solutions" / ex / f"{ex}.ipynb", as_version=4)
         code = {c.metadata.get("nbgrader", {}).get("grade_id"): _filled(c.source) for c in sol.cells}
-        stems = batch.CHECKPOINT_RE.findall("\n".join(c.source for c in sol.cells))
-        ckpts = [REPO / "solutions" / ex / f"{s}{e}" for s in stems for e in (".safetensors", ".json")]
-        have_ckpt = all(p.exists() for p in ckpts)
-        trained = {c.metadata["nbgrader"]["grade_id"] for c in sol.cells
-                   if c.metadata.get("nbgrader", {}).get("grade") and "load_checkpoint" in c.source}
+        patterns = release_tool.checkpoint_patterns([c.source for c in sol.cells if c.cell_type == "code"])
+        ran = harness.run_as_student(ex)[0] if patterns else None
+        ckpts = [p for pat in patterns for p in sorted(ran.glob(pat))] if ran else []
         release = nbformat.read(REPO / "exercises" / ex / f"{ex}.ipynb", as_version=4)
         students = {"solution": ({}, set()), "release": (None, None)}
         for name, v in _variants(ex).items():
@@ -79,10 +79,10 @@ def _class(root: Path) -> dict[tuple[str, str], dict]:
             d = root / student / ex
             d.mkdir(parents=True)
             nbformat.write(nb, d / f"{ex}.ipynb")
-            if edits is not None and have_ckpt:
+            if edits is not None:
                 for p in ckpts:
                     shutil.copy(p, d / p.name)
-            expect[(student, ex)] = {"loses": None if loses is None else loses | (set() if have_ckpt else trained)}
+            expect[(student, ex)] = {"loses": loses}
     return expect
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import batch, leaks, sandbox
+from autograder import batch, leaks
 
 sys.path.insert(0, str(Path(__file__).parent / "redteam"))
 import make_batch  # noqa: E402

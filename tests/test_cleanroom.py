@@ -1,0 +1,154 @@
+"""The scoring run (autograder.cleanroom) on its own, without a sandbox: fast checks of what
+it loads, how it names test cases, and that a test process cannot forge its verdict.
+
+The full grader runs the same attacks inside bubblewrap in tests/test_batch_redteam.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder import cleanroom, release
+
+SETUP = "import numpy as np\nfrom autograder import assert_close\n"
+TEST = '''
+def test_double():
+    x = np.arange(4.0)
+    assert_close(double(x), 2 * x, "double(x)")
+
+### BEGIN HIDDEN TESTS
+def test_hidden_double():
+    x = np.ones((2, 3))
+    assert_close(double(x), 2 * x, "double(x)")
+### END HIDDEN TESTS
+
+run_tests(points=4)
+'''
+
+
+def _score(student: str, tmp_path: Path, timeout: float = 20) -> dict:
+    cells = [{"kind": "instructor", "id": "setup", "source": SETUP},
+             {"kind": "student", "id": "double", "source": student},
+             {"kind": "test", "id": "test_double", "source": TEST, "tests": ["test_double", "test_hidden_double"],
+              "hidden": ["test_hidden_double"], "points": 4.0}]
+    (tmp_path / "in.json").write_text(json.dumps({"cells": cells}))
+    r, w = os.pipe()
+    proc = subprocess.Popen([sys.executable, "-I", "-m", "autograder.cleanroom", str(tmp_path / "in.json"), str(w),
+                             str(timeout)], pass_fds=[w], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        data = f.read()
+    proc.wait(timeout=120)
+    report = json.loads(data)
+    report["outcomes"] = {t["name"]: t["outcome"] for t in report["cells"]["test_double"]["tests"]}
+    return report
+
+
+def test_correct_code_passes_and_hidden_tests_are_named(tmp_path):
+    rep = _score("def double(x):\n    return x * 2\n", tmp_path)
+    assert rep["outcomes"] == {"test_double": "passed", "test_hidden_double": "passed"}
+    assert [t["hidden"] for t in rep["cells"]["test_double"]["tests"]] == [False, True]
+
+
+@pytest.mark.parametrize("name,student", [
+    ("exit with the pass status", "import os\ndef double(x):\n    os._exit(10)\n"),
+    ("posix._exit", "import sys\ndef double(x):\n    sys.modules['posix']._exit(10)\n"),
+    ("ctypes _exit", "def double(x):\n    __import__('ctypes').CDLL(None)._exit(10)\n"),
+    ("frame walk", "import inspect\ndef double(x):\n"
+                   "    return [v for f in inspect.stack() for v in f.frame.f_locals.values()][0]\n"),
+    ("swap the helper's code", "def double(x):\n    assert_close.__code__ = (lambda *a, **k: None).__code__\n"
+                               "    return x\n"),
+    ("patch the helper's module", "import autograder.checks as c\ndef double(x):\n"
+                                  "    c.rel_error = lambda a, b: 0.0\n    return x\n"),
+    ("patch numpy then restore", "import numpy\ndef double(x):\n"
+                                 "    real = numpy.max\n    numpy.max = lambda *a, **k: 0.0\n    return x\n"),
+    ("a helper's globals", "def double(x):\n    assert_close.__globals__['rel_error'] = lambda a, b: 0.0\n"
+                           "    return x\n"),
+    ("write the report to every fd", "import os\ndef double(x):\n    for fd in range(3, 64):\n"
+                                     "        try:\n            os.write(fd, b'{}')\n        except OSError:\n"
+                                     "            pass\n    return x\n"),
+    ("loop forever", "def double(x):\n    while True:\n        pass\n"),
+    ("kill itself", "import os, signal\ndef double(x):\n    os.kill(os.getpid(), signal.SIGKILL)\n"),
+    ("top-level patch", "import numpy\nnumpy.max = lambda *a, **k: 0.0\ndef double(x):\n    return x\n"),
+    ("a decorator that patches", "import numpy\ndef p(f):\n    numpy.max = lambda *a, **k: 0.0\n    return f\n"
+                                 "@p\ndef double(x):\n    return x\n"),
+])
+def test_a_wrong_answer_cannot_forge_a_pass(name, student, tmp_path):
+    rep = _score(student, tmp_path, timeout=5)
+    assert "passed" not in rep["outcomes"].values(), (name, rep["outcomes"])
+
+
+def test_student_definitions_keep_definitions_and_drop_everything_that_runs():
+    src = '''
+import numpy as np
+EPS = 1e-8
+SCALE = -2 ** 3
+print("hello")
+x = np.arange(3)
+def ok(a, b=EPS):
+    return a + b
+@property_like
+def bad_decorator():
+    pass
+def bad_default(a=np.zeros(3)):
+    return a
+class Model(nn.Module):
+    size = 3
+    def forward(self, x):
+        return x
+class Meta(object, metaclass=type):
+    pass
+class Dies:
+    def __del__(self):
+        pass
+class Computed:
+    table = {k: 1 for k in range(3)}
+if not is_grading():
+    train()
+'''
+    kept, dropped = cleanroom.student_definitions(src)
+    names = [getattr(s, "name", None) or type(s).__name__ for s in kept]
+    assert names == ["Import", "Assign", "Assign", "ok", "Model"]
+    why = " | ".join(str(d) for d in dropped)
+    for text in ("print(", "x = np.arange", "def bad_decorator", "def bad_default", "metaclass", "__del__",
+                 "class Computed"):
+        assert text in why, text
+    assert "is_grading" not in why  # the training block is meant not to run: nothing to report
+
+
+def test_parametrized_cases_are_named_as_pytest_names_them():
+    import pytest as pt
+
+    @pt.mark.parametrize("threshold", [0.75, 0.9])
+    @pt.mark.parametrize("seed,n", [(1, 10), (2, 20)])
+    def test_x(threshold, seed, n):
+        pass
+
+    got = cleanroom.cases(test_x)
+    assert [c for c, _ in got] == ["1-10-0.75", "1-10-0.9", "2-20-0.75", "2-20-0.9"]
+    assert got[1][1] == {"seed": 1, "n": 10, "threshold": 0.9}
+
+
+def test_release_refuses_a_course_cell_that_calls_student_code(tmp_path):
+    from scripts.nbauthor import readonly, solution, tests, write
+
+    cells = [readonly("setup", "import numpy as np\nfrom autograder import run_tests"),
+             solution("f", "def f(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION"),
+             readonly("demo", "print(f(3))"),
+             tests("test_f", "def test_f():\n    assert f(1) == 1\n\nrun_tests(points=20)", points=20)]
+    path = tmp_path / "ex.ipynb"
+    write(str(path), cells)
+    with pytest.raises(release.ReleaseError, match="uses f outside a function"):
+        release.lint_source(path)
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[2].source = "if not is_grading():\n    print(f(3))"  # a demo block: fine
+    nbformat.write(nb, path)
+    assert release.lint_source(path) == 20
