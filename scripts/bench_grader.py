@@ -12,9 +12,9 @@ released notebook, plus the reference checkpoint):
 
 It reports the speed-up (1 worker -> k workers, and plain nbgrader -> k workers) and the
 per-submission overhead beyond the notebook's own execution time, and writes
-docs/benchmarks/grader.md. The checkpoint: ``<stem>.safetensors/.json`` from
---checkpoint-dir, else from solutions/<exercise>/, else the solution notebook is executed
-once to train it (one to three minutes).
+docs/benchmarks/grader.md. The checkpoint: ``<stem>*.safetensors/.json`` from
+--checkpoint-dir, else the solution notebook is executed once, in a scratch copy, to train it
+(one to three minutes; solutions/ never holds a checkpoint).
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ import nbformat
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from autograder.batch import CHECKPOINT_RE, _env  # noqa: E402
+from autograder.batch import _env  # noqa: E402
+from autograder.release import checkpoint_patterns  # noqa: E402
 from autograder.sandbox import KERNEL_COMPUTE_ENV  # noqa: E402
 
 
@@ -57,13 +58,13 @@ def correct_submission(exercise: str) -> nbformat.NotebookNode:
 
 def checkpoint_files(exercise: str, given: Path | None, work: Path) -> list[Path]:
     sol = nbformat.read(REPO / "solutions" / exercise / f"{exercise}.ipynb", as_version=4)
-    stems = CHECKPOINT_RE.findall("\n".join(c.source for c in sol.cells))
-    if not stems:
+    patterns = checkpoint_patterns([c.source for c in sol.cells if c.cell_type == "code"])
+    if not patterns:
         return []
-    for d in [given, REPO / "solutions" / exercise]:
-        if d and all((d / f"{s}{e}").exists() for s in stems for e in (".safetensors", ".json")):
-            return [d / f"{s}{e}" for s in stems for e in (".safetensors", ".json")]
-    print(f"training the reference model once (executing solutions/{exercise}) ...", file=sys.stderr)
+    if given and all(list(given.glob(p)) for p in patterns):
+        return sorted(f for p in patterns for f in given.glob(p))
+    print(f"training the reference model once (executing solutions/{exercise} in a scratch copy) ...",
+          file=sys.stderr)
     train = work / "train"
     train.mkdir()
     shutil.copy(REPO / "solutions" / exercise / f"{exercise}.ipynb", train)
@@ -71,7 +72,7 @@ def checkpoint_files(exercise: str, given: Path | None, work: Path) -> list[Path
     subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
                     "--ExecutePreprocessor.timeout=1200", f"{exercise}.ipynb", "--output", "trained.ipynb"],
                    cwd=train, env=env, check=True, capture_output=True)
-    return [train / f"{s}{e}" for s in stems for e in (".safetensors", ".json")]
+    return sorted(f for p in patterns for f in train.glob(p))
 
 
 def make_class(root: Path, exercise: str, n: int, ckpts: list[Path]) -> list[Path]:
