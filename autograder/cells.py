@@ -97,10 +97,14 @@ class CellReport:
 
     def render(self, title: str = "") -> str:
         head = f"{title}: " if title else ""
-        lines = [
-            f"{head}{self.passed}/{len(self.results)} tests passed "
-            f"-> {self.score:g} / {self.points:g} points"
-        ]
+        if os.environ.get("AUTOGRADER_RUN") == "feedback":  # rnn-grade's feedback run: no score here
+            lines = [f"{head}visible tests: {self.passed}/{len(self.results)} passed (your points come "
+                     "from the grader's separate run of all tests, shown below)"]
+        else:
+            lines = [
+                f"{head}{self.passed}/{len(self.results)} tests passed "
+                f"-> {self.score:g} / {self.points:g} points"
+            ]
         for r in self.results:
             mark = "PASS" if r.passed else "FAIL"
             kind = " (hidden test)" if r.hidden else ""

@@ -376,7 +376,8 @@ def _install_guard(checks: list, watched_types: set[int], tamper: list):
     """Install the audit hook of one test process. It cannot be removed (PEP 578), and no
     Python code can list or reach it, so what it holds in its closure is out of reach too.
 
-    ``checks``: (mapping, key, original, label) whose identity must hold. ``tamper``: where
+    ``checks``: (mapping, key, original, label, code): the identity of ``mapping[key]`` and, for a
+    Python function, of its code object must hold. ``tamper``: where
     the hook writes what it found (the caller reads it after the test).
 
     A sensitive operation (frames, the garbage collector, ctypes, processes, changing a
@@ -392,9 +393,11 @@ def _install_guard(checks: list, watched_types: set[int], tamper: list):
     grader = os.path.abspath(__file__)
 
     def verify(where: str) -> None:
-        for mapping, key, original, label in checks:
+        for mapping, key, original, label, code in checks:
             if mapping.get(key, missing) is not original:
                 tamper.append(f"{label} was replaced ({where})")
+            elif code is not None and getattr(original, "__code__", None) is not code:
+                tamper.append(f"the code of {label} was replaced ({where})")
 
     def from_student() -> bool:
         f = getframe(2)  # 0: this function, 1: the hook, 2: the code that raised the event
@@ -593,16 +596,21 @@ def _watched(ns: dict, trusted: set[str]) -> tuple[list, set[int]]:
             if callable(v) or isinstance(v, type(sys)) or own:
                 if own and not (callable(v) or isinstance(v, type(sys) | dict | list | tuple)):
                     continue
-                checks.append((d, k, v, f"{mod_name}.{k}"))
+                checks.append((d, k, v, f"{mod_name}.{k}", _code(v)))
             if isinstance(v, type) and (getattr(v, "__module__", "") or "").startswith(
                     ("numpy", "torch", "autograder", "rnncourse", "builtins")):
                 types_.add(id(v))
     for k in sorted(trusted):
         if k in ns and not k.startswith("__"):
-            checks.append((ns, k, ns[k], f"the notebook's {k}"))
+            checks.append((ns, k, ns[k], f"the notebook's {k}", _code(ns[k])))
             if isinstance(ns[k], type):
                 types_.add(id(ns[k]))
     return checks, types_
+
+
+def _code(obj):
+    """A Python function's code object (checked as well as the function's identity), else None."""
+    return obj.__code__ if isinstance(obj, type(_code)) else None
 
 
 def score(cells: list[dict], report_fd: int, test_timeout: float) -> dict:

@@ -547,7 +547,7 @@ def _autograde(scratch: Path, task: dict, limits: sandbox.Limits) -> tuple[bool,
     policy = sandbox.Policy(
         mode=task["mode"], workdir=str(run_dir), ipc_dir=str(ipc_dir), limits=limits,
         ro_paths=sandbox.python_ro_paths() + packages, pythonpath=sorted({os.path.dirname(p) for p in packages}),
-        uid=sandbox.sandbox_uid())
+        uid=sandbox.sandbox_uid(), env={"AUTOGRADER_RUN": "feedback"})
     policy.dump(scratch / "policy.json")
     spec_dir = jpath / "kernels" / "python3"
     spec_dir.mkdir(parents=True, exist_ok=True)
