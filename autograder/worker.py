@@ -58,6 +58,15 @@ class WallTimeExceeded(RuntimeError):
 
 # --------------------------------------------------------------------------- nbgrader hooks
 
+def _lock_ipc_dir(path: str) -> None:
+    """Once the kernel has bound its sockets, it needs nothing more of the connection folder
+    (the one host folder the sandbox mounts writable): as root, take it back, so the kernel
+    cannot fill the host's disk through it. (Run as an ordinary user, the kernel has our uid.)"""
+    if path and os.geteuid() == 0 and os.path.isdir(path):
+        os.chown(path, 0, 0)
+        os.chmod(path, 0o755)
+
+
 def _message_size(content) -> int:
     """Bytes of text an output message carries (its strings, however nested)."""
     if isinstance(content, str):
@@ -83,6 +92,7 @@ def _sandbox_execute_class():
         """
 
         run_dir: str = ""
+        ipc_dir: str = ""
         deadline: float = 0.0
         cell_limit: int = 60
         events: list[str] = []
@@ -105,6 +115,7 @@ def _sandbox_execute_class():
             if "kernel_start_s" not in SandboxExecute.phases:  # the first cell: the kernel is up
                 SandboxExecute.phases["kernel_start_s"] = round(time.monotonic() - SandboxExecute.t_start, 3)
                 SandboxExecute.t_cells = time.monotonic()
+                _lock_ipc_dir(SandboxExecute.ipc_dir)
             out = super().preprocess_cell(cell, resources, index)
             SandboxExecute.t_last = time.monotonic()
             self._done.add(index)
@@ -563,6 +574,7 @@ def _autograde(scratch: Path, task: dict, limits: sandbox.Limits) -> tuple[bool,
     config = _nbgrader_config(scratch, task, limits)
     Exe = config.Autograde.autograde_preprocessors[0]
     Exe.run_dir, Exe.cell_limit, Exe.events, Exe.phases = str(run_dir), int(limits.cell_s), [], {}
+    Exe.ipc_dir = str(ipc_dir)
     Exe.deadline = time.monotonic() + limits.wall_s
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
     out = api.autograde(assignment, student, force=True, create=True)

@@ -215,8 +215,10 @@ for host in ["127.0.0.1", "10.0.2.2", "1.1.1.1"]:
         print("NET-BLOCKED", host, type(e).__name__)
 '''}},
         "write_home_and_tmp": {"cells": {"scaled_tanh": f'''
-import os, pathlib
+import os, pathlib, sys
+_conn = [a for a in sys.argv if a.endswith(".json")]  # the kernel's connection file: its folder is the host's
 for p in [pathlib.Path.home() / "rt-pwned-own-home.txt", {str(home_marker)!r},
+          *[os.path.join(os.path.dirname(c), "rt-pwned-ipc.txt") for c in _conn],
           "/tmp/rt-pwned-tmp-{token}.txt", {str(course / f"rt-pwned-course-{token}.txt")!r},
           {str(out / f"rt-pwned-out-{token}.txt")!r}]:
     try:
