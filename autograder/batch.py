@@ -270,7 +270,7 @@ def grade_task(task: dict, kit_blob: bytes) -> dict:
         meta = {k: task[k] for k in ("student", "assignment", "course_id", "limits", "packages")}
         meta.update(mode=mode, intake_errors=task.get("errors", []))
         (scratch / "task.json").write_text(json.dumps(meta))
-        limit = task["limits"]["wall_s"] + SETUP_MARGIN_S
+        limit = 2 * task["limits"]["wall_s"] + SETUP_MARGIN_S  # the feedback run, then the scoring run
         with open(scratch / "worker.log", "wb") as log:
             proc = subprocess.Popen([sys.executable, "-m", "autograder.worker", str(scratch)],
                                     stdout=log, stderr=subprocess.STDOUT, env=_env(),

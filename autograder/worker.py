@@ -58,6 +58,20 @@ class WallTimeExceeded(RuntimeError):
 
 # --------------------------------------------------------------------------- nbgrader hooks
 
+def _within(seconds: float, fn, *args):
+    """fn(*args), interrupted by WallTimeExceeded after ``seconds`` (this process's main thread)."""
+    def stop(signum, frame):
+        raise WallTimeExceeded()
+
+    old = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        return fn(*args)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
 def _lock_ipc_dir(path: str) -> None:
     """Once the kernel has bound its sockets, it needs nothing more of the connection folder
     (the one host folder the sandbox mounts writable): as root, take it back, so the kernel
@@ -430,7 +444,11 @@ def run(scratch: Path) -> dict:
     events: list[str] = []
     if valid:
         t1 = time.monotonic()
-        ok, log, events, phases = _autograde(scratch, task, limits)
+        try:
+            ok, log, events, phases = _within(limits.wall_s + 30, _autograde, scratch, task, limits)
+        except WallTimeExceeded:  # the kernel's channels hang (a notebook that wrote into them)
+            ok, log, events, phases = True, "", [f"the feedback run did not finish within "
+                                                 f"{limits.wall_s + 30:g} s"], {}
         result["timing"]["autograde_s"] = round(time.monotonic() - t1, 3)
         result["timing"].update(phases)
         if not ok:
