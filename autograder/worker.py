@@ -58,6 +58,27 @@ class WallTimeExceeded(RuntimeError):
 
 # --------------------------------------------------------------------------- nbgrader hooks
 
+MESSAGE_CAP = 8 * 2**20  # a kernel message larger than this is refused by zmq before it is read
+
+
+def _capped_client_class():
+    """The kernel client of the feedback run: its sockets refuse any message over MESSAGE_CAP
+    (zmq drops the connection instead of reading it into this process's memory; the cell's
+    output then ends with nbclient's time-out note)."""
+    import zmq
+    import zmq.asyncio
+    from jupyter_client.asynchronous import AsyncKernelClient
+
+    class CappedKernelClient(AsyncKernelClient):
+        def _context_default(self):
+            self._created_context = True
+            ctx = zmq.asyncio.Context()
+            ctx.setsockopt(zmq.MAXMSGSIZE, MESSAGE_CAP)
+            return ctx
+
+    return CappedKernelClient
+
+
 def _within(seconds: float, fn, *args):
     """fn(*args), interrupted by WallTimeExceeded after ``seconds`` (this process's main thread)."""
     def stop(signum, frame):
@@ -548,6 +569,7 @@ def _nbgrader_config(scratch: Path, task: dict, limits: sandbox.Limits):
     c.OverwriteCells.add_missing_cells = True
     c.LimitOutput.max_lines = 400
     c.LimitOutput.max_traceback = 60
+    c.AsyncKernelManager.client_factory = _capped_client_class()
     c.Autograde.autograde_preprocessors = [
         _sandbox_execute_class(), IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
         SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]

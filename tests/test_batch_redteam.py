@@ -202,8 +202,10 @@ def test_outputs_are_capped_and_timestamps_not_believed(graded):
     for kind, ext in (("feedback", "html"), ("autograded", "ipynb")):
         page = out / kind / "huge_output" / make_batch.A / f"{make_batch.A}.{ext}"
         assert page.stat().st_size < 6 * 2**20, page  # it printed 64 MiB
-    assert "output cut by the grader" in (out / "feedback" / "huge_output" / make_batch.A /
-                                          f"{make_batch.A}.html").read_text()
+    # 64 MiB in one message: zmq refuses it (MESSAGE_CAP) before the worker reads it, and the
+    # feedback says the cell's output stopped; smaller floods are cut with a note (unit test)
+    page = (out / "feedback" / "huge_output" / make_batch.A / f"{make_batch.A}.html").read_text()
+    assert "output cut by the grader" in page or "stopped responding" in graded["rows"]["huge_output"]["errors"]
     with Gradebook(f"sqlite:///{out / 'gradebook.db'}", "rnn-course") as gb:
         sub = gb.find_submission(make_batch.A, "forged_timestamp")
         assert sub.timestamp is None or sub.timestamp.year != 2001

@@ -441,3 +441,26 @@ def test_isolation_tests_fail_without_bubblewrap_under_ci():
     dev = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", test],
                          cwd=repo, env={**base, "CI": "false"}, capture_output=True, text=True, timeout=300)
     assert dev.returncode == 0 and "1 skipped" in dev.stdout, dev.stdout[-2000:]
+
+
+def test_feedback_run_keeps_at_most_the_output_caps():
+    """Each cell keeps CELL_OUTPUT_CAP bytes of output, the notebook NOTEBOOK_OUTPUT_CAP; what is
+    cut is said once per cell. (A single message over MESSAGE_CAP never reaches this code:
+    zmq refuses it; tests/test_batch_redteam.py prints 64 MiB.)"""
+    exe = worker._sandbox_execute_class()()
+    exe._cell_bytes, exe._nb_bytes, exe._cut = {}, 0, set()
+    exe.clear_before_next_output = False  # set by nbclient when a cell starts
+
+    def stream(n):
+        return {"msg_type": "stream", "parent_header": {"msg_id": "m"}, "header": {"msg_type": "stream"},
+                "content": {"name": "stdout", "text": "x" * n}}
+
+    outs = []
+    for _ in range(10):
+        exe.output(outs, stream(100 * 2**10), None, 0)
+    kept = sum(len(o.get("text", "")) for o in outs if "cut by the grader" not in o.get("text", ""))
+    assert kept <= worker.CELL_OUTPUT_CAP and kept >= worker.CELL_OUTPUT_CAP - 100 * 2**10
+    assert sum("cut by the grader" in o.get("text", "") for o in outs) == 1
+    for cell in range(1, 40):  # many cells, each under its own cap: the notebook's cap still holds
+        exe.output([], stream(400 * 2**10), None, cell)
+    assert exe._nb_bytes <= worker.NOTEBOOK_OUTPUT_CAP
