@@ -29,7 +29,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tarfile
@@ -278,7 +277,7 @@ def grade_task(task: dict, kit_blob: bytes) -> dict:
             try:
                 proc.wait(timeout=limit)
             except subprocess.TimeoutExpired:
-                _kill_group(proc)
+                sandbox.kill_group(proc)
                 return {**base, "sandbox": mode, "seconds": time.monotonic() - t0,
                         "errors": [f"grading exceeded {limit:.0f} s and was stopped: scored 0"]}
         res_path = scratch / "result.json"
@@ -303,14 +302,6 @@ def grade_task(task: dict, kit_blob: bytes) -> dict:
             print(f"kept {scratch}", file=sys.stderr)
         else:
             shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait()
 
 
 # --------------------------------------------------------------------------- executors

@@ -295,6 +295,15 @@ def launch(policy_path: str, command: list[str]) -> None:
     os.execve(command[0], command, env)
 
 
+def kill_group(proc: subprocess.Popen) -> None:
+    """Kill a process started with ``start_new_session=True`` and everything it started."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
 def others_can_run(exe: str) -> bool:
     """Can a user other than the owner reach and run ``exe``? (Python under /root: no.)
 

@@ -414,12 +414,12 @@ def score_notebook(scratch: Path, task: dict, kit: dict, name: str, nb: nbformat
                 break
             chunks.append(chunk)
     if why:
-        _kill_group(proc)
+        sandbox.kill_group(proc)
     else:
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            _kill_group(proc)
+            sandbox.kill_group(proc)
     if why:
         return {"cells": {}, "errors": [why + ": the test cells score 0"]}
     try:
@@ -432,14 +432,6 @@ def score_notebook(scratch: Path, task: dict, kit: dict, name: str, nb: nbformat
 
 
 REPORT_CAP = 4 * 2**20
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait()
 
 
 # --------------------------------------------------------------------------- main
