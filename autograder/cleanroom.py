@@ -431,6 +431,12 @@ def _install_guard(checks: list, watched_types: set[int], tamper: list):
             elif event == "import":
                 if args and args[0] in DENIED_IMPORTS:
                     refuse(f"imported {args[0]}")
+            elif event == "compile":  # every notebook cell was compiled before this process began:
+                name = args[1] if len(args) > 1 else None  # a new "<test ...>" would pose as one
+                if isinstance(name, str | bytes) and (os.fsdecode(name).startswith(("<test", "<instructor",
+                                                                                    "<student"))
+                                                      or os.fsdecode(name) == grader):
+                    refuse(f"compiled code under the name {os.fsdecode(name)!r}")
             elif event in DENIED_EVENTS or event.startswith(DENIED_PREFIXES):
                 if from_student():
                     refuse(f"used {event}")
@@ -454,14 +460,6 @@ def _install_guard(checks: list, watched_types: set[int], tamper: list):
 
     sys.addaudithook(hook)
     return verify
-
-
-def _chain(frame, n=8):
-    out = []
-    while frame is not None and len(out) < n:
-        out.append(frame)
-        frame = frame.f_back
-    return out
 
 
 def _disarm() -> None:
@@ -519,7 +517,7 @@ def _run_case(fn, kwargs: dict, report_fd: int, checks: list, watched_types: set
               timeout: float) -> tuple[str, str]:
     """Run one test case in a forked process; (outcome, why) from its exit status."""
     _exit, close, dup2, opened = os._exit, os.close, os.dup2, os.open
-    debug = os.environ.get("CLEANROOM_DEBUG_FILE")
+    debug = os.environ.get("CLEANROOM_DEBUG_FILE")  # for the grader's developers: why a case tampered
     pid = os.fork()
     if pid == 0:  # the test process: nothing below may return
         code = 13

@@ -75,6 +75,9 @@ def test_correct_code_passes_and_hidden_tests_are_named(tmp_path):
     ("write the report to every fd", "import os\ndef double(x):\n    for fd in range(3, 64):\n"
                                      "        try:\n            os.write(fd, b'{}')\n        except OSError:\n"
                                      "            pass\n    return x\n"),
+    ("pose as a test frame", "def double(x):\n    g = {}\n"
+                             "    exec(compile('import sys\\nf = sys._getframe(2)', '<test t>', 'exec'), g)\n"
+                             "    return [v for v in g['f'].f_locals.values()][0]\n"),
     ("loop forever", "def double(x):\n    while True:\n        pass\n"),
     ("kill itself", "import os, signal\ndef double(x):\n    os.kill(os.getpid(), signal.SIGKILL)\n"),
     ("top-level patch", "import numpy\nnumpy.max = lambda *a, **k: 0.0\ndef double(x):\n    return x\n"),
