@@ -21,7 +21,8 @@ SETUP = "import numpy as np\nfrom autograder import assert_close\n"
 TEST = '''
 def test_double():
     x = np.arange(4.0)
-    assert_close(double(x), 2 * x, "double(x)")
+    expected = 2 * x  # computed before the call, as many real tests do
+    assert_close(double(x), expected, "double(x)")
 
 ### BEGIN HIDDEN TESTS
 def test_hidden_double():
@@ -63,7 +64,8 @@ def test_correct_code_passes_and_hidden_tests_are_named(tmp_path):
     ("posix._exit", "import sys\ndef double(x):\n    sys.modules['posix']._exit(10)\n"),
     ("ctypes _exit", "def double(x):\n    __import__('ctypes').CDLL(None)._exit(10)\n"),
     ("frame walk", "import inspect\ndef double(x):\n"
-                   "    return [v for f in inspect.stack() for v in f.frame.f_locals.values()][0]\n"),
+                   "    return [v for f in inspect.stack() for v in f.frame.f_locals.values()\n"
+                   "            if v is not x and getattr(v, 'shape', None) == x.shape][0]\n"),
     ("swap the helper's code", "def double(x):\n    assert_close.__code__ = (lambda *a, **k: None).__code__\n"
                                "    return x\n"),
     ("patch the helper's module", "import autograder.checks as c\ndef double(x):\n"
@@ -77,7 +79,8 @@ def test_correct_code_passes_and_hidden_tests_are_named(tmp_path):
                                      "            pass\n    return x\n"),
     ("pose as a test frame", "def double(x):\n    g = {}\n"
                              "    exec(compile('import sys\\nf = sys._getframe(2)', '<test t>', 'exec'), g)\n"
-                             "    return [v for v in g['f'].f_locals.values()][0]\n"),
+                             "    return [v for v in g['f'].f_locals.values()\n"
+                             "            if v is not x and getattr(v, 'shape', None) == x.shape][0]\n"),
     ("loop forever", "def double(x):\n    while True:\n        pass\n"),
     ("kill itself", "import os, signal\ndef double(x):\n    os.kill(os.getpid(), signal.SIGKILL)\n"),
     ("top-level patch", "import numpy\nnumpy.max = lambda *a, **k: 0.0\ndef double(x):\n    return x\n"),
