@@ -68,11 +68,15 @@ def test_correct_code_passes_and_hidden_tests_are_named(tmp_path):
                    "            if v is not x and getattr(v, 'shape', None) == x.shape][0]\n"),
     ("swap the helper's code", "def double(x):\n    assert_close.__code__ = (lambda *a, **k: None).__code__\n"
                                "    return x\n"),
-    ("patch the helper's module", "import autograder.checks as c\ndef double(x):\n"
-                                  "    c.rel_error = lambda a, b: 0.0\n    return x\n"),
-    ("patch numpy then restore", "import numpy\ndef double(x):\n"
-                                 "    real = numpy.max\n    numpy.max = lambda *a, **k: 0.0\n    return x\n"),
-    ("a helper's globals", "def double(x):\n    assert_close.__globals__['rel_error'] = lambda a, b: 0.0\n"
+    ("patch the helper's module", "import numpy\nimport autograder.checks as c\ndef double(x):\n"
+                                  "    c.as_numpy = lambda v: numpy.zeros(4)\n    return x\n"),
+    ("patch numpy, restore when the answer dies",
+     "import numpy\ndef double(x):\n"
+     "    real = numpy.allclose\n    numpy.allclose = lambda *a, **k: True\n"
+     "    S = type('S', (numpy.ndarray,), {'__del__': lambda self: setattr(numpy, 'allclose', real)})\n"
+     "    return numpy.zeros_like(x).view(S)\n"),
+    ("a helper's globals", "import numpy\ndef double(x):\n"
+                           "    assert_close.__globals__['as_numpy'] = lambda v: numpy.zeros(4)\n"
                            "    return x\n"),
     ("write the report to every fd", "import os\ndef double(x):\n    for fd in range(3, 64):\n"
                                      "        try:\n            os.write(fd, b'{}')\n        except OSError:\n"
