@@ -658,8 +658,10 @@ def score(cells: list[dict], report_fd: int, test_timeout: float) -> dict:
             if not broken:
                 exec(compile(ast.Module(stmts, []), filename, "exec", dont_inherit=True), instructor)
         except Exception as e:  # noqa: BLE001 - the notebook cannot be graded past this cell
-            broken = f"the course's cell {gid} failed: {type(e).__name__}: {str(e)[:200]}"
+            # the student sees that it happened; the instructor (the worker's log) sees why
+            broken = f"the course's cell {gid} could not be loaded (a problem of the grader, not of your work)"
             report["errors"].append(broken)
+            report.setdefault("instructor_errors", []).append(f"{gid}: {type(e).__name__}: {str(e)[:300]}")
         for k, v in instructor.items():  # what this cell bound is the instructor's, in both namespaces
             if not k.startswith("__") and before.get(k) != id(v):
                 owned.add(k)

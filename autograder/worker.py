@@ -484,6 +484,8 @@ def run(scratch: Path) -> dict:
         result["timing"]["scoring_s"] = round(result["timing"].get("scoring_s", 0) + time.monotonic() - t1, 3)
         scores[name] = report
         result["errors"] += [f"{name}: {e}" for e in report.get("errors", [])]
+        if report.get("instructor_errors") or report.get("log_tail"):  # for the instructor's logs only
+            result["log_tail"] = "\n".join(report.get("instructor_errors", []) + [report.get("log_tail", "")])
         for gid, cell in report.get("cells", {}).items():
             if any(t["outcome"] == "tampering" for t in cell["tests"]):
                 result["flags"].append(f"{name}: tamper: a test of {gid} ran against replaced functions "
@@ -677,6 +679,11 @@ def _notice(result: dict, tamper: dict) -> str:
     if result["errors"]:
         parts.append("**Problems while grading:**")
         parts += [f"- {e}" for e in result["errors"]]
+    dropped = [f"- {n}: {d}" for n, ds in result.get("dropped", {}).items() for d in ds]
+    if dropped:
+        parts.append("**Not run while your points were computed** (the grader loads only your imports, "
+                     "functions, classes and constants; move other code into a function):")
+        parts += dropped
     return "\n".join(parts)
 
 

@@ -170,6 +170,9 @@ def test_feedback_holds_no_hidden_test_or_solution_line(graded):
     history = leaks.html_to_text(
         (out / "feedback" / "print_history" / make_batch.A / f"{make_batch.A}.html").read_text())
     assert "def test_scaled_tanh_small" in history  # it printed its history: visible tests only
+    looped = leaks.html_to_text((out / "feedback" / "loop_ignores_interrupt" / make_batch.A /
+                                 f"{make_batch.A}.html").read_text())
+    assert "Not run while your points were computed" in looped and "signal.signal" in looped
     assert "BEGIN HIDDEN" not in history and "x_hidden" not in history
 
 
