@@ -27,4 +27,26 @@ VARIANTS = {
         "loses": ["test_beam_search"],
         "message": "len(tokens) ** alpha",
     },
+    "beam_shares_the_first_state": {
+        # Every kept hypothesis continues from the first one's decoder state: invisible with a
+        # decoder whose state does not depend on the prefix, wrong with one whose state is the prefix.
+        "cell": "beam_search",
+        "replace": [("states = new_states[torch.tensor(keep, device=h.device)]",
+                     "states = new_states[torch.tensor([keep[0]] * len(keep), device=h.device)]")],
+        "loses": ["test_beam_search"],
+        "message": "test_hidden_each_hypothesis_keeps_its_own_state",
+    },
+    "beam_complete_hypotheses_hold_no_place": {
+        # Keeps taking extensions until beam_width of them are live: a complete hypothesis no
+        # longer uses one of the beam_width places of its step (the notebook's rule 2 says it does).
+        "cell": "beam_search",
+        "replace": [("best = torch.topk(totals.flatten(), min(beam_width, totals.numel())).indices.tolist()",
+                     "best = torch.topk(totals.flatten(), totals.numel()).indices.tolist()"),
+                    ("        for flat in best:\n",
+                     "        for flat in best:\n"
+                     "            if len(next_live) == beam_width:\n"
+                     "                break\n")],
+        "loses": ["test_beam_search"],
+        "message": "test_hidden_complete_hypotheses_hold_beam_places",
+    },
 }
