@@ -31,4 +31,23 @@ VARIANTS = {
         "loses": ["test_make_agreement_batch"],
         "message": "plural",
     },
+    "clip_value_in_place": {
+        # the seed's pseudocode taken literally: np.clip(..., out=gradient), and the caller's dict returned
+        "cell": "clip_by_value",
+        "replace": [("return {k: np.clip(g, -max_value, max_value) for k, g in gradients.items()}",
+                     "for g in gradients.values():\n"
+                     "        np.clip(g, -max_value, max_value, out=g)\n"
+                     "    return gradients")],
+        "loses": ["test_clip_by_value"],
+        "message": "expected a NEW dict",
+    },
+    "clip_norm_in_place": {
+        "cell": "clip_by_global_norm",
+        "replace": [("clipped = {k: g * scale for k, g in gradients.items()}\n    return clipped, total_norm",
+                     "for g in gradients.values():\n"
+                     "        g *= scale\n"
+                     "    return gradients, total_norm")],
+        "loses": ["test_clip_by_global_norm"],
+        "message": "expected a NEW dict",
+    },
 }
