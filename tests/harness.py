@@ -9,6 +9,9 @@ For one assignment, ``graded(assignment)`` (cached per test process):
    with the solution code, the checkpoint beside it), ``blank`` (untouched release, no
    checkpoint), one ``variant-<name>`` per wrong variant and one ``alt-<name>`` per correct
    alternative in ``tests/variants/<assignment>.py`` (``VARIANTS`` and ``ALTERNATIVES``);
+   these get the reference checkpoints too, unless their entry has ``"files": fn``: then
+   ``fn(folder)`` runs after the copy and may replace them (a mistake, or another correct
+   model, that lives in a checkpoint rather than in the code);
 3. runs the ordinary nbgrader commands on them in a scratch course folder
    (``generate_assignment``, ``autograde``, ``generate_feedback``) and reads the grades
    back from nbgrader's gradebook.
@@ -230,16 +233,21 @@ def _graded(assignment: str) -> Graded:
 
     submissions = {"solution": (make_submission(assignment), produced),
                    "blank": (make_submission(assignment, fill=False), [])}
+    make_files = {}  # student -> fn(folder) that writes its own checkpoint files
     for name, variant in load_variants(assignment).items():
         submissions[f"variant-{name}"] = (make_submission(assignment, variant), produced)
+        make_files[f"variant-{name}"] = variant.get("files")
     for name, alternative in load_alternatives(assignment).items():
         submissions[f"alt-{name}"] = (make_submission(assignment, alternative), produced)
+        make_files[f"alt-{name}"] = alternative.get("files")
     for student, (nb, files) in submissions.items():
         dest = course / "submitted" / student / assignment
         dest.mkdir(parents=True)
         nbformat.write(nb, dest / nb_name)
         for f in files:
             shutil.copy(f, dest / f.name)
+        if make_files.get(student) is not None:
+            make_files[student](dest)
         (dest / "timestamp.txt").write_text("2026-11-28 12:00:00.000000 UTC")
 
     _run([py, "-m", "nbgrader", "autograde", assignment, "--force", *course_args(course)], ROOT, 3600)
