@@ -52,3 +52,12 @@ VARIANTS = {
         "message": "expects",
     },
 }
+
+
+ALTERNATIVES = {
+    "sample_returns_numpy_integers": {
+        # rng.choice's np.int64 kept as it is: the conventions allow any integer index
+        "cell": "sample",
+        "replace": [("idx = int(rng.choice(V, p=p))", "idx = rng.choice(V, p=p)")],
+    },
+}
