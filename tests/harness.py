@@ -75,6 +75,31 @@ def _variants_module(assignment: str):
     return mod
 
 
+def never_trained(stem: str, seed: int = 0, std: float = 0.1):
+    """``files`` for a variant whose checkpoint learned nothing: every floating tensor of the
+    reference ``<stem>.safetensors`` replaced by N(0, std) noise of the same shape (the JSON of
+    constructor arguments is kept, so the checkpoint still loads)."""
+    def write(folder: Path) -> None:
+        import torch
+        from safetensors.torch import load_file, save_file
+
+        path = folder / f"{stem}.safetensors"
+        g = torch.Generator().manual_seed(seed)
+        state = load_file(str(path))
+        save_file({k: (torch.randn(v.shape, generator=g, dtype=torch.float64) * std).to(v.dtype)
+                   if v.is_floating_point() else v for k, v in state.items()}, str(path))
+    return write
+
+
+# The code of a training cell that saves its model before training it (and never after): what
+# ``never_trained`` checkpoints would come from. The course's training cells all share these lines.
+SAVED_BEFORE_TRAINING = [
+    ("    history = train(", "    save_checkpoint(model, CHECKPOINT, model.init_kwargs)  # before training\n"
+                             "    history = train("),
+    ("    save_checkpoint(model.cpu(), CHECKPOINT, model.init_kwargs)", "    pass  # not saved again after training"),
+]
+
+
 def load_variants(assignment: str) -> dict:
     """Wrong variants: each must lose exactly its ``loses`` cells."""
     return getattr(_variants_module(assignment), "VARIANTS", {})
