@@ -5,6 +5,9 @@ pairs applied to the filled solution code; loses = grade_ids of test cells that 
 full; message = text that must appear in the failing cell's output).
 """
 
+from tests.harness import SAVED_BEFORE_TRAINING, never_trained
+
+
 # A CharLM whose RNN reads x shifted by one step: at step t it sees x<t+1> = y<t>, the character it
 # must predict. Trained, it "beats" every perplexity bound; the trained-model cell must give it 0.
 PEEKING_CHAR_LM = """\
@@ -102,6 +105,15 @@ VARIANTS = {
         "files": _train_peeking_char_lm,
         "loses": ["test_char_lm", "test_trained_lm"],
         "message": "the trained model reads the future",
+    },
+    "checkpoint_never_trained": {
+        # the model saved before training: loading it earns nothing any more (it used to earn the
+        # points of test_checkpoint_loads); the first tier asks for what a trained model does
+        "cell": "train",
+        "replace": SAVED_BEFORE_TRAINING,
+        "files": never_trained("ex02_char_lm"),
+        "loses": ["test_trained_lm"],
+        "message": "drawing each letter from its frequency",
     },
 }
 

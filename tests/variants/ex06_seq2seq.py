@@ -1,5 +1,8 @@
 """Wrong solutions of ex06_seq2seq that must lose exactly the listed cells (see tests/variants)."""
 
+from tests.harness import SAVED_BEFORE_TRAINING, never_trained
+
+
 VARIANTS = {
     "no_mask_on_padding": {
         "cell": "masked_cross_entropy",
@@ -48,5 +51,14 @@ VARIANTS = {
                      "                break\n")],
         "loses": ["test_beam_search"],
         "message": "test_hidden_complete_hypotheses_hold_beam_places",
+    },
+    "checkpoint_never_trained": {
+        # the model saved before training: loading it earns nothing any more (it used to earn the
+        # points of test_checkpoint_loads); the first tier asks for what a trained model does
+        "cell": "train",
+        "replace": SAVED_BEFORE_TRAINING,
+        "files": never_trained("ex06_translator"),
+        "loses": ["test_trained_translator"],
+        "message": "fewer than one date in four",
     },
 }
