@@ -9,6 +9,9 @@ For one assignment, ``graded(assignment)`` (cached per test process):
    with the solution code, the checkpoint beside it), ``blank`` (untouched release, no
    checkpoint), one ``variant-<name>`` per wrong variant and one ``alt-<name>`` per correct
    alternative in ``tests/variants/<assignment>.py`` (``VARIANTS`` and ``ALTERNATIVES``);
+   these get the reference checkpoints too, unless their entry has ``"files": fn``: then
+   ``fn(folder)`` runs after the copy and may replace them (a mistake, or another correct
+   model, that lives in a checkpoint rather than in the code);
 3. runs the ordinary nbgrader commands on them in a scratch course folder
    (``generate_assignment``, ``autograde``, ``generate_feedback``) and reads the grades
    back from nbgrader's gradebook.
@@ -70,6 +73,31 @@ def _variants_module(assignment: str):
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
+
+
+def never_trained(stem: str, seed: int = 0, std: float = 0.1):
+    """``files`` for a variant whose checkpoint learned nothing: every floating tensor of the
+    reference ``<stem>.safetensors`` replaced by N(0, std) noise of the same shape (the JSON of
+    constructor arguments is kept, so the checkpoint still loads)."""
+    def write(folder: Path) -> None:
+        import torch
+        from safetensors.torch import load_file, save_file
+
+        path = folder / f"{stem}.safetensors"
+        g = torch.Generator().manual_seed(seed)
+        state = load_file(str(path))
+        save_file({k: (torch.randn(v.shape, generator=g, dtype=torch.float64) * std).to(v.dtype)
+                   if v.is_floating_point() else v for k, v in state.items()}, str(path))
+    return write
+
+
+# The code of a training cell that saves its model before training it (and never after): what
+# ``never_trained`` checkpoints would come from. The course's training cells all share these lines.
+SAVED_BEFORE_TRAINING = [
+    ("    history = train(", "    save_checkpoint(model, CHECKPOINT, model.init_kwargs)  # before training\n"
+                             "    history = train("),
+    ("    save_checkpoint(model.cpu(), CHECKPOINT, model.init_kwargs)", "    pass  # not saved again after training"),
+]
 
 
 def load_variants(assignment: str) -> dict:
@@ -230,16 +258,21 @@ def _graded(assignment: str) -> Graded:
 
     submissions = {"solution": (make_submission(assignment), produced),
                    "blank": (make_submission(assignment, fill=False), [])}
+    make_files = {}  # student -> fn(folder) that writes its own checkpoint files
     for name, variant in load_variants(assignment).items():
         submissions[f"variant-{name}"] = (make_submission(assignment, variant), produced)
+        make_files[f"variant-{name}"] = variant.get("files")
     for name, alternative in load_alternatives(assignment).items():
         submissions[f"alt-{name}"] = (make_submission(assignment, alternative), produced)
+        make_files[f"alt-{name}"] = alternative.get("files")
     for student, (nb, files) in submissions.items():
         dest = course / "submitted" / student / assignment
         dest.mkdir(parents=True)
         nbformat.write(nb, dest / nb_name)
         for f in files:
             shutil.copy(f, dest / f.name)
+        if make_files.get(student) is not None:
+            make_files[student](dest)
         (dest / "timestamp.txt").write_text("2026-11-28 12:00:00.000000 UTC")
 
     _run([py, "-m", "nbgrader", "autograde", assignment, "--force", *course_args(course)], ROOT, 3600)

@@ -1,5 +1,8 @@
 """Wrong variants of ex01: each must lose exactly the listed test cells (see tests/harness.py)."""
 
+from tests.harness import SAVED_BEFORE_TRAINING, never_trained
+
+
 VARIANTS = {
     "missing_bias": {
         "cell": "rnn_cell_forward",
@@ -30,6 +33,15 @@ VARIANTS = {
         "replace": [("last = a[torch.arange(x.shape[0]), lengths - 1]", "last = a[:, -1]")],
         "loses": ["test_rnn_classifier", "test_trained_classifier"],
         "message": "last real character",
+    },
+    "checkpoint_never_trained": {
+        # the model saved before training: loading it earns nothing any more (it used to earn the
+        # points of test_checkpoint_loads); the first tier asks for what a trained model does
+        "cell": "train",
+        "replace": SAVED_BEFORE_TRAINING,
+        "files": never_trained("ex01_rnn_classifier"),
+        "loses": ["test_trained_classifier"],
+        "message": "half the words right",
     },
 }
 

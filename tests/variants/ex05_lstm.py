@@ -81,4 +81,17 @@ VARIANTS = {
         "loses": ["test_fused_lstm"],
         "message": "matrix products",
     },
+    "count_builds_the_module": {
+        # the instructions ask for the formula: building the module and summing numel() is the
+        # shortcut that exercise 7 blocks for attention, blocked here the same way
+        "cell": "count_parameters",
+        "source": '''\
+def count_parameters(kind, input_size, hidden_size, num_layers=1, bidirectional=False):
+    module = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}[kind](
+        input_size, hidden_size, num_layers=num_layers, bidirectional=bidirectional)
+    return sum(p.numel() for p in module.parameters())
+''',
+        "loses": ["test_count_parameters"],
+        "message": "without building the module",
+    },
 }

@@ -1,5 +1,8 @@
 """Wrong solutions of ex07_attention that must lose exactly the listed cells (see tests/variants)."""
 
+from tests.harness import SAVED_BEFORE_TRAINING, never_trained
+
+
 VARIANTS = {
     "sdpa_softmax_over_the_wrong_axis": {
         "cell": "scaled_dot_product_attention",
@@ -42,5 +45,14 @@ VARIANTS = {
                                               self.v.weight[0], mask)""")],
         "loses": ["test_attention_decoder", "test_trained_attention_translator"],
         "message": "previous",
+    },
+    "checkpoint_never_trained": {
+        # the model saved before training: loading it earns nothing any more (it used to earn the
+        # points of test_checkpoint_loads); the first tier asks for what a trained model does
+        "cell": "train",
+        "replace": SAVED_BEFORE_TRAINING,
+        "files": never_trained("ex07_attention_translator"),
+        "loses": ["test_trained_attention_translator"],
+        "message": "fewer than one date in four",
     },
 }
