@@ -12,8 +12,9 @@ submission). The run:
 2. executes only the **definitions** of each student cell (imports, functions, classes,
    constants; ``student_definitions``) in a *student namespace* of its own: no top-level
    statement of the student runs, so nothing of theirs runs while the grader loads;
-3. after each test cell, runs each of its tests (each parametrized case) in a **fresh
-   forked process** (``_run_case``), which before calling the test: closes the report
+3. after each test cell, runs its tests (each parametrized case; up to ``CHUNK`` of them one
+   after the other) in a **fresh forked process** (``_run_chunk``), which before calling the
+   tests: closes the report
    channel, sends stdout/stderr to /dev/null, removes ``os._exit``, threads, signal
    handlers and garbage-collector callbacks, and installs an audit hook (``_install_guard``)
    that cannot be removed and refuses frame, garbage-collector, ctypes, code-object,
@@ -21,10 +22,10 @@ submission). The run:
    that hook, through a default argument the student's code cannot change, to compare
    every watched library function and helper with the original before they compare
    anything (``autograder.check`` events); the hook compares once more after the test;
-4. reads each case's verdict from the **exit status** of its process (10 passed, 11
-   failed, 12 tampering, anything else an error): the one value the student's code cannot
-   set, because the only way to exit with it is the grader's own ``_exit``, held in a
-   local variable of a frame the student cannot reach;
+4. reads the verdicts from the **exit status** of that process (100 + a bitmask of the
+   passed cases, 12 for tampering, anything else an error): the one value the student's
+   code cannot set, because the only way to exit with it is the grader's own ``_exit``,
+   held in a local variable of a frame the student cannot reach;
 5. writes the outcomes (test names, pass/fail, why) as JSON to REPORT_FD, a pipe to the
    worker that no test process holds. Nothing else of this run reaches the student.
 
@@ -46,7 +47,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-PASSED, FAILED, TAMPERED = 10, 11, 12
+TAMPERED = 12  # the exit status of a test process that found tampering
 STUDENT_MODULE = "__student__"  # the __module__ of every class a student defines
 INSTRUCTOR_MODULE = "__grader__"
 ANNOTATIONS = __future__.annotations.compiler_flag  # annotations are never evaluated
@@ -513,16 +514,34 @@ class Outcome:
         return self.outcome == "passed"
 
 
-def _run_case(fn, kwargs: dict, report_fd: int, checks: list, watched_types: set[int],
-              timeout: float) -> tuple[str, str]:
-    """Run one test case in a forked process; (outcome, why) from its exit status."""
-    _exit, close, dup2, opened = os._exit, os.close, os.dup2, os.open
+CHUNK = 7  # test cases per test process: their verdicts are the 7 low bits of its exit status
+VERDICTS = 100  # exit status = VERDICTS + bitmask of the passed cases (100..227)
+
+
+def _run_chunk(chunk: list, report_fd: int, checks: list, watched_types: set[int],
+               timeout: float) -> tuple[dict[int, tuple[str, str]], list[int]]:
+    """Run up to CHUNK test cases, one after the other, in one forked test process.
+
+    Returns (decided, retry): ``decided`` maps a position in ``chunk`` to (outcome, why), read
+    from the exit status alone; ``retry`` lists the positions to run again in a new process:
+    when a case overran its time or the process died, the case in progress is decided
+    (timeout / crashed) and the others are run again, so one case's hang costs the others
+    nothing. Which case is in progress is learnt from a progress pipe that the test process
+    writes before each case: the student's code can write it too, which can only make P run
+    cases again (never pass one).
+    """
+    _exit, close, dup2, opened, write = os._exit, os.close, os.dup2, os.open, os.write
     debug = os.environ.get("CLEANROOM_DEBUG_FILE")  # for the grader's developers: why a case tampered
+    progress_r, progress_w = os.pipe()
+    import gc
+
+    gc.freeze()  # the objects loaded so far: never traversed in a child (copy-on-write stays shared)
     pid = os.fork()
     if pid == 0:  # the test process: nothing below may return
         code = 13
         try:
             close(report_fd)
+            close(progress_r)
             null = opened(os.devnull, os.O_RDWR)
             dup2(null, 0)
             dup2(null, 1)
@@ -530,48 +549,80 @@ def _run_case(fn, kwargs: dict, report_fd: int, checks: list, watched_types: set
             _disarm()
             tamper: list[str] = []
             verify = _install_guard(checks, watched_types, tamper)
-            ok = False
-            try:
-                fn(**kwargs)
-                ok = True
-            except BaseException:  # noqa: BLE001 - a failed test, whatever it raised
+            mask = 0
+            for pos, (fn, kwargs) in enumerate(chunk):
+                try:
+                    write(progress_w, bytes([pos]))
+                except OSError:
+                    pass
                 ok = False
-            verify("after the test")
-            code = TAMPERED if tamper else (PASSED if ok else FAILED)
+                try:
+                    fn(**kwargs)
+                    ok = True
+                except BaseException:  # noqa: BLE001 - a failed test, whatever it raised
+                    ok = False
+                verify("after the test")
+                if ok and not tamper:
+                    mask |= 1 << pos
+            code = TAMPERED if tamper else VERDICTS + mask
             if debug and tamper:  # the grader's developers only: never set while grading
                 with open(debug, "a") as f:
                     f.write("\n".join(tamper[:20]) + "\n")
         finally:
             _exit(code)
-    deadline = time.monotonic() + timeout
-    status = None
+    os.close(progress_w)
+    current, started, status, killed = 0, time.monotonic(), None, False
     try:
         pidfd = os.pidfd_open(pid)
     except (AttributeError, OSError):
         pidfd = None
     while status is None:
-        left = deadline - time.monotonic()
+        left = started + timeout - time.monotonic()
         if left <= 0:
             os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            return "timeout", f"did not finish within {timeout:g} s"
-        if pidfd is not None:
-            select.select([pidfd], [], [], left)
-        else:
-            time.sleep(min(0.01, left))
+            _, status = os.waitpid(pid, 0)
+            killed = True
+            break
+        waits = [progress_r] + ([pidfd] if pidfd is not None else [])
+        ready, _, _ = select.select(waits, [], [], min(left, 0.05) if pidfd is None else left)
+        if progress_r in ready:
+            data = os.read(progress_r, 64)
+            if data:
+                current, started = data[-1] % max(1, len(chunk)), time.monotonic()
         done, st = os.waitpid(pid, os.WNOHANG)
         if done:
             status = st
+    os.close(progress_r)
     if pidfd is not None:
         os.close(pidfd)
+    everyone = list(range(len(chunk)))
+    if killed:
+        return {current: ("timeout", f"did not finish within {timeout:g} s")}, [i for i in everyone if i != current]
     if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        return "crashed", f"the test process was killed by signal {sig} (memory limit, crash or kill)"
+        why = f"the test process was killed by signal {os.WTERMSIG(status)} (memory limit, crash or kill)"
+        return {current: ("crashed", why)}, [i for i in everyone if i != current]
     code = os.WEXITSTATUS(status)
-    return {PASSED: ("passed", ""), FAILED: ("failed", ""),
-            TAMPERED: ("tampering", "the test changed functions the tests rely on, or used a forbidden "
-                                    "operation (frames, gc, ctypes, signals, processes)")}.get(
-        code, ("error", f"the test process ended with status {code}"))
+    if code == TAMPERED:
+        why = ("the test changed functions the tests rely on, or used a forbidden operation (frames, gc, "
+               "ctypes, signals, processes)")
+        return {i: ("tampering", why) for i in everyone}, []
+    if VERDICTS <= code < VERDICTS + (1 << len(chunk)):
+        mask = code - VERDICTS
+        return {i: ("passed", "") if mask >> i & 1 else ("failed", "") for i in everyone}, []
+    return {i: ("error", f"the test process ended with status {code}") for i in everyone}, []
+
+
+def _run_cases(todo: list, report_fd: int, checks: list, watched_types: set[int],
+               timeout: float) -> list[tuple[str, str]]:
+    """(outcome, why) for each (fn, kwargs) of ``todo``, CHUNK cases per test process."""
+    results: dict[int, tuple[str, str]] = {}
+    pending = list(range(len(todo)))
+    while pending:
+        ids = pending[:CHUNK]
+        decided, retry = _run_chunk([todo[i] for i in ids], report_fd, checks, watched_types, timeout)
+        results.update({ids[pos]: res for pos, res in decided.items()})
+        pending = [ids[pos] for pos in retry] + pending[CHUNK:]
+    return [results[i] for i in range(len(todo))]
 
 
 def _watched(ns: dict, trusted: set[str]) -> tuple[list, set[int]]:
@@ -668,7 +719,7 @@ def score(cells: list[dict], report_fd: int, test_timeout: float) -> dict:
                 student[k] = v
         if kind != "test":
             continue
-        outcomes = []
+        outcomes, todo = [], []
         hidden = set(cell.get("hidden", []))
         for name in cell.get("tests", []):
             fn = instructor.get(name)
@@ -676,11 +727,14 @@ def score(cells: list[dict], report_fd: int, test_timeout: float) -> dict:
             if broken or code is None or code.co_filename != filename:
                 outcomes.append(Outcome(name, name in hidden, "error", broken or "the test was not defined"))
                 continue
-            checks, watched_types = _watched(instructor, owned)
             for case_id, kwargs in cases(fn):
-                full = f"{name}[{case_id}]" if case_id else name
-                outcome, why = _run_case(fn, kwargs, report_fd, checks, watched_types, test_timeout)
-                outcomes.append(Outcome(full, name in hidden, outcome, why))
+                outcomes.append(Outcome(f"{name}[{case_id}]" if case_id else name, name in hidden, ""))
+                todo.append((len(outcomes) - 1, fn, kwargs))
+        if todo:
+            checks, watched_types = _watched(instructor, owned)
+            found = _run_cases([(fn, kw) for _, fn, kw in todo], report_fd, checks, watched_types, test_timeout)
+            for (at, _, _), (outcome, why) in zip(todo, found, strict=True):
+                outcomes[at].outcome, outcomes[at].why = outcome, why
         report["cells"][gid] = {"points": cell.get("points", 0),
                                 "tests": [o.__dict__ for o in outcomes]}
     return report
