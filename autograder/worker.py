@@ -467,7 +467,8 @@ def run(scratch: Path) -> dict:
         if not ok:
             result["errors"].append("nbgrader autograde failed: " + _log_error(log))
             result["log_tail"] = "\n".join(log.splitlines()[-40:])
-    result["errors"] += [f"{e}; the cells after it scored 0" for e in events]
+    result["errors"] += [f"{e}: the cells after it did not run in the feedback run (your points come "
+                         "from the grader's separate run of the tests)" for e in events]
 
     graded_dir = scratch / "autograded" / student / assignment
     scores: dict[str, dict] = {}
@@ -483,6 +484,8 @@ def run(scratch: Path) -> dict:
         report = score_notebook(scratch, task, kit, name, valid[name], limits)
         result["timing"]["scoring_s"] = round(result["timing"].get("scoring_s", 0) + time.monotonic() - t1, 3)
         scores[name] = report
+        if report.get("dropped"):
+            result.setdefault("dropped", {})[name] = report["dropped"]
         result["errors"] += [f"{name}: {e}" for e in report.get("errors", [])]
         if report.get("instructor_errors") or report.get("log_tail"):  # for the instructor's logs only
             result["log_tail"] = "\n".join(report.get("instructor_errors", []) + [report.get("log_tail", "")])
