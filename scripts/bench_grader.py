@@ -242,7 +242,7 @@ Load average (1, 5, 15 min) before: {r['load_before']}; after: {r['load_after']}
   ({r['overhead_s']:.1f} s more; goal <= 1.5x: {'met' if ok_ratio else 'NOT met'}); plain nbgrader's
   on the same measure: {1 + r['plain_overhead_pct'] / 100:.2f}x.
   The grader runs each notebook twice (the feedback run with the visible tests, then the
-  scoring run: a second sandbox, the course's cells, one forked process per test case), each
+  scoring run: a second sandbox, the course's cells, forked test processes of up to 7 cases), each
   in a fresh process inside bubblewrap ({r['grader1']['sandbox']}), then writes feedback HTML
   and the gradebook; the whole command also builds the grading kit once per exercise.
 
@@ -260,8 +260,8 @@ def _phases(r: dict) -> str:
     return f"""
 Inside the grader (1 worker, mean per submission, from `run.json` "timings"): the task took
 {p['task_s']:.1f} s = feedback run: sandboxed kernel start {p['kernel_start_s']:.1f} s + cells
-{p['cells_s']:.1f} s; scoring run {p['scoring_s']:.1f} s (sandbox, imports, the course's cells, every
-test case in its own process); feedback HTML {p['feedback_s']:.1f} s; the rest {rest:.1f} s (worker
+{p['cells_s']:.1f} s; scoring run {p['scoring_s']:.1f} s (sandbox, imports, the course's cells, the test
+cases in forked test processes); feedback HTML {p['feedback_s']:.1f} s; the rest {rest:.1f} s (worker
 process start, copying the submission, nbgrader's own steps, gradebook).
 """
 
