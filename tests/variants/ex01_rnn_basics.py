@@ -2,7 +2,6 @@
 
 from tests.harness import SAVED_BEFORE_TRAINING, never_trained
 
-
 VARIANTS = {
     "missing_bias": {
         "cell": "rnn_cell_forward",

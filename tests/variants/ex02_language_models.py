@@ -7,7 +7,6 @@ full; message = text that must appear in the failing cell's output).
 
 from tests.harness import SAVED_BEFORE_TRAINING, never_trained
 
-
 # A CharLM whose RNN reads x shifted by one step: at step t it sees x<t+1> = y<t>, the character it
 # must predict. Trained, it "beats" every perplexity bound; the trained-model cell must give it 0.
 PEEKING_CHAR_LM = """\

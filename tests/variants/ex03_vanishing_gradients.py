@@ -15,6 +15,7 @@ def _save_long(folder, model):
 def _untrained_long(folder):
     """What the variant below saves for LONG: the model straight after torch.manual_seed(0)."""
     import torch
+
     from rnncourse.experiments.gradients import AgreementClassifier
 
     torch.manual_seed(0)
@@ -25,6 +26,7 @@ def _gru_long(folder):
     """A long-distance model that does learn distance 40: chapter 4's GRU with its update gate
     starting at keep, the same budget (300 steps, lr 3e-3, batches of 64)."""
     import torch
+
     from rnncourse import train
     from rnncourse.data import agreement
     from rnncourse.device import cpu_threads

@@ -2,7 +2,6 @@
 
 from tests.harness import SAVED_BEFORE_TRAINING, never_trained
 
-
 VARIANTS = {
     "no_mask_on_padding": {
         "cell": "masked_cross_entropy",

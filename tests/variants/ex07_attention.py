@@ -2,7 +2,6 @@
 
 from tests.harness import SAVED_BEFORE_TRAINING, never_trained
 
-
 VARIANTS = {
     "sdpa_softmax_over_the_wrong_axis": {
         "cell": "scaled_dot_product_attention",
