@@ -69,7 +69,7 @@ def _outputs(path: Path) -> str:
     return "\n".join("".join(o.get("text", "")) for c in nb["cells"] for o in c.get("outputs", []))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def listener():
     """A loopback TCP server the network attack tries to reach; records every connection."""
     srv = socket.socket()
@@ -95,7 +95,9 @@ def listener():
     srv.close()
 
 
-@pytest.fixture(scope="module")
+# session scope: pytest tears a module fixture down whenever xdist interleaves another module of
+# the "batch" group, and the class (8 minutes) was graded twice in CI
+@pytest.fixture(scope="session")
 def graded(tmp_path_factory, listener):
     port, hits = listener
     dest = tmp_path_factory.mktemp("redteam")
