@@ -179,7 +179,7 @@ def student_definitions(source: str) -> tuple[list[ast.stmt], list[Dropped]]:
     or names. Dropped: everything that would run the student's code or any other code while
     the grader loads the notebook (calls, loops, ``if``, ``with``, ``try`` ...).
     """
-    tree = ast.parse(_python(source))
+    tree = ast.parse(python_source(source))
     keep, dropped = [], []
     lines = source.splitlines()
     for stmt in tree.body:
@@ -205,11 +205,12 @@ def student_definitions(source: str) -> tuple[list[ast.stmt], list[Dropped]]:
     return keep, dropped
 
 
-def _calls_into(stmt: ast.stmt, names: set[str]) -> bool:
-    """Would executing ``stmt`` (a course cell's top-level statement) use one of ``names``?
-    Function bodies and class methods do not run when they are defined: they are exempt."""
-    if isinstance(stmt, ast.Import | ast.ImportFrom):
-        return False
+def names_used_at_load(stmt: ast.stmt) -> set[str]:
+    """The names that executing ``stmt`` (a course cell's top-level statement) would use.
+    Function bodies and class methods do not run when they are defined, nor does an
+    ``if not is_grading():`` block while grading: they use nothing."""
+    if isinstance(stmt, ast.Import | ast.ImportFrom) or _is_training_block(stmt):
+        return set()
     if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
         parts = stmt.decorator_list + stmt.args.defaults + [d for d in stmt.args.kw_defaults if d]
     elif isinstance(stmt, ast.ClassDef):
@@ -217,7 +218,7 @@ def _calls_into(stmt: ast.stmt, names: set[str]) -> bool:
             b for b in stmt.body if not isinstance(b, ast.FunctionDef | ast.AsyncFunctionDef)]
     else:
         parts = [stmt]
-    return any(isinstance(n, ast.Name) and n.id in names for p in parts for n in ast.walk(p))
+    return {n.id for p in parts for n in ast.walk(p) if isinstance(n, ast.Name)}
 
 
 def _is_training_block(stmt: ast.stmt) -> bool:
@@ -226,14 +227,14 @@ def _is_training_block(stmt: ast.stmt) -> bool:
             and _dotted(t.operand.func) in {"is_grading", "rnncourse.is_grading"})
 
 
-def _python(source: str) -> str:
+def python_source(source: str) -> str:
     """A cell as Python: IPython magics (``%...``) and shell lines (``!...``) are removed."""
     return "\n".join("" if ln.lstrip().startswith(("%", "!")) else ln for ln in source.split("\n"))
 
 
 def _test_cell_statements(source: str) -> list[ast.stmt]:
     """A test cell without its final ``run_tests(...)``: the scoring run calls the tests itself."""
-    tree = ast.parse(_python(source))
+    tree = ast.parse(python_source(source))
     return [s for s in tree.body
             if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Call)
                     and _dotted(s.value.func) == "run_tests")]
@@ -269,14 +270,14 @@ def course_cells(nb: dict) -> list[dict]:
 def _calls_run_tests(source: str) -> bool:
     try:
         return bool(_test_cell_statements(source)) and len(_test_cell_statements(source)) < len(
-            ast.parse(_python(source)).body)
+            ast.parse(python_source(source)).body)
     except SyntaxError:
         return False
 
 
 def test_names(source: str) -> tuple[list[str], list[str]]:
     """(every ``test_*`` function of a test cell, those inside hidden-test blocks)."""
-    tree = ast.parse(_python(source))
+    tree = ast.parse(python_source(source))
     ranges, start = [], None
     for lineno, line in enumerate(source.split("\n"), start=1):
         if HIDDEN_BEGIN in line:
@@ -509,10 +510,6 @@ class Outcome:
     outcome: str  # passed | failed | tampering | timeout | crashed | error
     why: str = ""
 
-    @property
-    def passed(self) -> bool:
-        return self.outcome == "passed"
-
 
 CHUNK = 7  # test cases per test process: their verdicts are the 7 low bits of its exit status
 VERDICTS = 100  # exit status = VERDICTS + bitmask of the passed cases (100..227)
@@ -699,11 +696,11 @@ def score(cells: list[dict], report_fd: int, test_timeout: float) -> dict:
                     continue
                 instructor[k] = v
             continue
-        stmts = _test_cell_statements(src) if kind == "test" else ast.parse(_python(src)).body
+        stmts = _test_cell_statements(src) if kind == "test" else ast.parse(python_source(src)).body
         # never in this process: a training or demo block, or anything that would call student code
         # (the release tool refuses such a cell; this is the second line)
         theirs = {k for k in student if k not in owned and not k.startswith("__")}
-        stmts = [st for st in stmts if not _is_training_block(st) and not _calls_into(st, theirs)]
+        stmts = [st for st in stmts if not _is_training_block(st) and not names_used_at_load(st) & theirs]
         before = {k: id(v) for k, v in instructor.items()}
         try:
             if not broken:

@@ -129,11 +129,13 @@ def _lint_top_level_calls(nb_path: Path, nb) -> None:
     """The scoring run (``autograder.cleanroom``) executes the course's locked and test cells in
     the process that writes the report, before any test process exists: their top-level code
     must not call what the student writes (do it inside a test function instead)."""
+    from .cleanroom import names_used_at_load, python_source
+
     student: set[str] = set()
     for cell in nb.cells:
         if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
             try:
-                tree = ast.parse(_python(cell.source))
+                tree = ast.parse(python_source(cell.source))
             except SyntaxError:
                 continue
             student |= {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)}
@@ -141,32 +143,13 @@ def _lint_top_level_calls(nb_path: Path, nb) -> None:
         meta = cell.metadata.get("nbgrader", {})
         if cell.cell_type != "code" or meta.get("solution") or not meta.get("locked"):
             continue
-        for stmt in ast.parse(_python(cell.source)).body:
-            parts = []
-            if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
-                parts = stmt.decorator_list + stmt.args.defaults + [d for d in stmt.args.kw_defaults if d]
-            elif isinstance(stmt, ast.ClassDef):
-                parts = stmt.bases + stmt.decorator_list + [b for b in stmt.body
-                                                            if not isinstance(b, ast.FunctionDef)]
-            elif not isinstance(stmt, ast.Import | ast.ImportFrom) and not _not_while_grading(stmt):
-                parts = [stmt]
-            used = {n.id for p in parts for n in ast.walk(p) if isinstance(n, ast.Name)} & student
+        for stmt in ast.parse(python_source(cell.source)).body:
+            used = names_used_at_load(stmt) & student
             if used:
                 raise ReleaseError(
                     f"{nb_path.name}: cell {meta.get('grade_id')!r} line {stmt.lineno} uses "
                     f"{', '.join(sorted(used))} outside a function: the grader loads the course's cells "
                     "before any student code may run, so call student code only inside test functions")
-
-
-def _not_while_grading(stmt: ast.stmt) -> bool:
-    """``if not is_grading():`` (a training or demo block): never runs while grading."""
-    from .cleanroom import _is_training_block
-
-    return _is_training_block(stmt)
-
-
-def _python(source: str) -> str:
-    return "\n".join("" if ln.lstrip().startswith(("%", "!")) else ln for ln in source.split("\n"))
 
 
 def normalise(nb_path: Path) -> None:
