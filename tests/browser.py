@@ -21,6 +21,8 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urldefrag, urlsplit
@@ -207,8 +209,17 @@ def crawl(html_dir: Path, *, landing: str = "book/intro.html", screenshots: dict
         page.on("console", lambda m: m.type == "error" and report.js_errors.append(
             f"{current['page']}: console.error: {m.text}"))
         page.on("pageerror", lambda e: report.js_errors.append(f"{current['page']}: exception: {e}"))
-        page.on("requestfailed", lambda r: urlsplit(r.url).hostname in LOOPBACK and report.failed_requests.append(
-            f"{current['page']}: {r.url} ({r.failure})"))
+        aborted: list[tuple[str, str]] = []
+
+        def failed(r) -> None:
+            if urlsplit(r.url).hostname not in LOOPBACK:
+                return
+            if r.failure == "net::ERR_ABORTED":  # cancelled by the browser (e.g. leaving the page
+                aborted.append((current["page"], r.url))  # mid-download): fetched again below
+            else:
+                report.failed_requests.append(f"{current['page']}: {r.url} ({r.failure})")
+
+        page.on("requestfailed", failed)
         page.on("response", lambda r: r.status >= 400 and report.failed_requests.append(
             f"{current['page']}: {r.url} (HTTP {r.status})"))
 
@@ -222,6 +233,7 @@ def crawl(html_dir: Path, *, landing: str = "book/intro.html", screenshots: dict
                     report.broken_links.append(f"index.html redirects to {page.url}, not {landing}")
                 continue
             page.evaluate(WAIT_FOR_MATHJAX)
+            page.evaluate("document.fonts.ready.then(() => true)")
             info = page.evaluate(PAGE_PROBE)
             ids[rel] = set(info["ids"])
             links[rel] = info["links"]
@@ -236,6 +248,13 @@ def crawl(html_dir: Path, *, landing: str = "book/intro.html", screenshots: dict
                                      if not i["complete"] or i["width"] == 0]
             if rel in screenshots and shots_dir is not None:
                 _screenshots(page, shots_dir, screenshots[rel])
+        # A request the browser cancelled is not a missing file; one the server cannot serve is.
+        for rel, url in aborted:
+            try:
+                with urllib.request.urlopen(url, timeout=30) as r:
+                    r.read()
+            except (urllib.error.URLError, OSError) as e:
+                report.failed_requests.append(f"{rel}: {url} (ERR_ABORTED, then {e})")
         context.close()
 
     # Internal links: the file must exist; an anchor must exist in the page it names.

@@ -13,6 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+pytest_plugins = ["tests.xdist_groups"]
+
 
 def pytest_runtest_setup(item):
     if item.get_closest_marker("needs_bwrap") is None:
