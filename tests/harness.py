@@ -182,6 +182,39 @@ def run_as_student(assignment: str) -> tuple[Path, float]:
     return work, seconds
 
 
+def shared_student_run(assignment: str) -> tuple[Path, float]:
+    """``run_as_student`` once per test session, whichever xdist worker asks first.
+
+    The exercise tests and the batch-grader test both need the solution run as a student
+    (its checkpoints, its outputs); training it once per worker doubled the suite's time. The
+    first worker runs it under a lock in a folder named by xdist's run id; the others wait for
+    it and copy it. Without xdist this is ``run_as_student`` itself."""
+    import fcntl
+
+    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if not run_id:
+        return run_as_student(assignment)
+    runs = ROOT / "_build" / "student-runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    for old in runs.iterdir():  # earlier sessions' runs
+        if old.name != run_id and time.time() - old.stat().st_mtime > 6 * 3600:
+            shutil.rmtree(old, ignore_errors=True)
+    shared = runs / run_id / assignment
+    shared.parent.mkdir(exist_ok=True)
+    with open(runs / run_id / f"{assignment}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (shared / ".seconds").exists():
+            work, seconds = run_as_student(assignment)
+            shutil.rmtree(shared, ignore_errors=True)
+            shutil.copytree(work, shared)
+            (shared / ".seconds").write_text(repr(seconds))
+    seconds = float((shared / ".seconds").read_text())
+    mine = SCRATCH / "shared-runs" / assignment
+    shutil.rmtree(mine, ignore_errors=True)
+    shutil.copytree(shared, mine, ignore=shutil.ignore_patterns(".seconds"))
+    return mine, seconds
+
+
 def course_args(course: Path) -> list[str]:
     return [
         f"--CourseDirectory.root={course}",
@@ -244,7 +277,7 @@ def graded(assignment: str) -> Graded:
 def _graded(assignment: str) -> Graded:
     from nbgrader.api import Gradebook
 
-    student_dir, seconds = run_as_student(assignment)
+    student_dir, seconds = shared_student_run(assignment)
     nb_name = notebook_name(assignment)
     produced = [p for p in student_dir.iterdir()
                 if p.is_file() and p.suffix in (".safetensors", ".json") and p.name != nb_name]

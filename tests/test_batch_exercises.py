@@ -3,8 +3,8 @@
 For every exercise in solutions/ (found there, so ex02... join automatically) a small class:
 the released notebook filled with the solution's code, the untouched release, and the wrong
 variants declared in tests/variants/<exercise>.py. The solution and the variants hand in the
-checkpoints that running the solution notebook as a student makes (``harness.run_as_student``,
-in a scratch copy: solutions/ never holds one). Expected: the solution scores full marks in
+checkpoints that running the solution notebook as a student makes (``harness.shared_student_run``,
+in a scratch copy shared with tests/test_exercises.py: solutions/ never holds one). Expected: the solution scores full marks in
 every cell, trained models included, the release 0, each variant loses exactly its listed
 cells; no flags; and a Dask LocalCluster gives the same grades.
 """
@@ -33,7 +33,7 @@ MAX_VARIANTS = 2  # per exercise, to keep the run short
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.xdist_group("batch"),
+    pytest.mark.xdist_group("batch-exercises"),
     pytest.mark.needs_bwrap,
 ]
 
@@ -59,7 +59,7 @@ def _class(root: Path) -> dict[tuple[str, str], dict]:
         sol = nbformat.read(REPO / "solutions" / ex / f"{ex}.ipynb", as_version=4)
         code = {c.metadata.get("nbgrader", {}).get("grade_id"): _filled(c.source) for c in sol.cells}
         patterns = release_tool.checkpoint_patterns([c.source for c in sol.cells if c.cell_type == "code"])
-        ran = harness.run_as_student(ex)[0] if patterns else None
+        ran = harness.shared_student_run(ex)[0] if patterns else None
         ckpts = [p for pat in patterns for p in sorted(ran.glob(pat))] if ran else []
         release = nbformat.read(REPO / "exercises" / ex / f"{ex}.ipynb", as_version=4)
         students = {"solution": ({}, set()), "release": (None, None)}

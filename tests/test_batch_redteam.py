@@ -33,7 +33,7 @@ import make_batch  # noqa: E402
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.xdist_group("batch"),
+    pytest.mark.xdist_group("redteam"),
     pytest.mark.needs_bwrap,
 ]
 LIMITS = ["--wall", "120", "--cell-timeout", "30", "--test-timeout", "15", "--mem", "2048",
@@ -95,8 +95,8 @@ def listener():
     srv.close()
 
 
-# session scope: pytest tears a module fixture down whenever xdist interleaves another module of
-# the "batch" group, and the class (8 minutes) was graded twice in CI
+# session scope, and its own xdist group (tests/xdist_groups.py): the class takes minutes to grade
+# and must be graded once
 @pytest.fixture(scope="session")
 def graded(tmp_path_factory, listener):
     port, hits = listener
