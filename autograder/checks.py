@@ -1,6 +1,6 @@
 """Reusable checks for test cells: shapes, closeness, gradients, with helpful messages.
 
-Every failure says what was expected, what came back, and a hint (GRADING.md).
+Every failure says what was expected, what came back, and a hint (docs/exercises.md, "Checks and their messages").
 Inputs may be numpy arrays, torch tensors or Python numbers; comparisons are in
 float64 so that a student's float32 answer is judged by the tolerance, not the type.
 """
@@ -27,7 +27,7 @@ def as_numpy(x) -> np.ndarray:
 
 
 def rel_error(a, b) -> float:
-    """max |a - b| / max(1e-8, |a| + |b|), elementwise, as in GRADING.md."""
+    """max |a - b| / max(1e-8, |a| + |b|), elementwise, as in docs/exercises.md."""
     a, b = as_numpy(a), as_numpy(b)
     return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b)), initial=0.0))
 

@@ -1,6 +1,6 @@
 """Checkpoints as safetensors weights plus a JSON of the constructor's arguments.
 
-The contract (GRADING.md, "Trained models"): a notebook saves ``<stem>.safetensors``
+The contract (docs/exercises.md, "Trained models"): a notebook saves ``<stem>.safetensors``
 and ``<stem>.json`` beside itself; the grader rebuilds the student's class from the
 JSON and loads the weights on the CPU. No pickle is ever loaded: safetensors is a
 plain tensor format, and the JSON may hold only numbers, strings, booleans and lists.

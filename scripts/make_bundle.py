@@ -116,7 +116,7 @@ def student_autograder_files(notebooks: list[Path]) -> list[Path]:
         for cell in nb.cells:
             if cell.cell_type == "code":
                 wanted |= _imported_autograder_modules(cell.source)
-    wanted.add("oracles")  # public by design (GRADING.md): ship the whole family
+    wanted.add("oracles")  # public by design (docs/exercises.md, "Oracles"): ship the whole family
     files, todo = set(), list(wanted)
     while todo:
         dotted = todo.pop()

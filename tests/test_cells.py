@@ -1,4 +1,4 @@
-"""The test-cell helper closes the traps of nbgrader 0.9.6 + ipytest 0.14.2 (GRADING.md).
+"""The test-cell helper closes the traps of nbgrader 0.9.6 + ipytest 0.14.2 (docs/exercises.md, "Test cells").
 
 One small notebook, executed in a real kernel; each cell's grade is read with
 nbgrader's own ``determine_grade``, exactly as autograde does.

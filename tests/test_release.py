@@ -74,3 +74,18 @@ def test_secret_lines_ignore_text_shared_with_visible_code():
     found = leaks.scan_text(leaks.html_to_text("<p>return_value = compute_something_long(x)</p>"),
                             {"return_value = compute_something_long(x)"})
     assert found == ["return_value = compute_something_long(x)"]
+
+
+@pytest.mark.parametrize("assignment", assignments())
+def test_every_test_cell_is_lost_by_a_wrong_variant(assignment):
+    """docs/exercises.md: every unit has a typical mistake that must cost its points
+    (tests/test_exercises.py grades each variant; this only checks there is one)."""
+    from tests.harness import load_variants
+
+    nb = nbformat.read(SOLUTIONS / assignment / f"{assignment}.ipynb", as_version=4)
+    graded = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells
+              if c.metadata.get("nbgrader", {}).get("grade")]
+    lost = {cell for v in load_variants(assignment).values() for cell in v["loses"]}
+    assert graded and not [g for g in graded if g not in lost], (
+        f"test cells of {assignment} that no wrong variant in tests/variants/{assignment}.py loses: "
+        f"{[g for g in graded if g not in lost]}")

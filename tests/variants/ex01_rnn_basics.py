@@ -46,8 +46,7 @@ VARIANTS = {
 
 
 # Correct formulations that differ from the solution: each must score full marks in every
-# cell (GRADING.md: "a student's variable names, loops instead of vectorised code, float32
-# vs float64, and any correct formulation must pass"). "source" replaces the whole answer
+# cell (docs/exercises.md, "Wrong variants and correct alternatives"). "source" replaces the whole answer
 # cell; "replace" edits the filled solution like a variant does.
 ALTERNATIVES = {
     "softmax_log_sum_exp": {

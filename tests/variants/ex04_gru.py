@@ -1,6 +1,16 @@
-"""Wrong variants of ex04_gru: each must lose exactly the listed test cells (see BRIEF/GRADING)."""
+"""Wrong variants of ex04_gru: each must lose exactly the listed test cells (docs/exercises.md)."""
+
+from tests.harness import SAVED_BEFORE_TRAINING, never_trained
 
 VARIANTS = {
+    "checkpoint_never_trained": {
+        # the model saved before training: chance on the agreement task, under the first tier
+        "cell": "train",
+        "replace": SAVED_BEFORE_TRAINING,
+        "files": never_trained("ex04_gru"),
+        "loses": ["test_trained_gru"],
+        "message": "chance is 0.5",
+    },
     # The original paper's (and the course notation's) candidate: r * a_prev before the product.
     "reset_gate_before_matmul": {
         "cell": "gru_cell_forward",

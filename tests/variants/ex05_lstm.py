@@ -1,4 +1,4 @@
-"""Wrong variants of ex05_lstm: each must lose exactly the listed test cells (see BRIEF/GRADING)."""
+"""Wrong variants of ex05_lstm: each must lose exactly the listed test cells (docs/exercises.md)."""
 
 VARIANTS = {
     "forget_and_input_swapped": {

@@ -17,6 +17,19 @@ VARIANTS = {
         "loses": ["test_encoder", "test_trained_translator"],
         "message": "h is the state after the padding",
     },
+    "decoder_ignores_the_context": {
+        # the decoder's GRU starts from zeros instead of the encoder's summary
+        "cell": "decoder",
+        "replace": [("self.rnn(self.embedding(y_in), h[None])", "self.rnn(self.embedding(y_in))")],
+        "loses": ["test_decoder", "test_trained_translator"],
+        "message": "the decoder ignores the context",
+    },
+    "greedy_writes_after_eos": {
+        "cell": "greedy_decode",
+        "replace": [("out[:, t] = torch.where(done, torch.full_like(y, PAD), y)", "out[:, t] = y")],
+        "loses": ["test_greedy_decode"],
+        "message": "write <pad> after <eos>",
+    },
     "teacher_forcing_off_by_one": {
         "cell": "seq2seq",
         "replace": [("logits, _ = self.decoder(tgt[:, :-1], h)", "logits, _ = self.decoder(tgt[:, 1:], h)")],
