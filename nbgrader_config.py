@@ -20,6 +20,9 @@ c.CourseDirectory.submitted_directory = os.path.join("grading", "submitted")
 c.CourseDirectory.autograded_directory = os.path.join("grading", "autograded")
 c.CourseDirectory.feedback_directory = os.path.join("grading", "feedback")
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(here, "grading", "gradebook.db")
+# `nbgrader export` writes grades.csv into the current folder unless told otherwise: student
+# grades one `git add .` away from being published. Here they go to grading/ (ignored by git).
+c.ExportPlugin.to = os.path.join(here, "grading", "grades.csv")
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "t_*.py"]
 # A reference checkpoint left in solutions/ (by running a solution notebook there) must never
 # replace a student's: `nbgrader autograde` copies the source folder's files over each

@@ -417,8 +417,6 @@ def grade(args) -> int:
     phases, t = {}, time.monotonic()
     kits = {a: build_kit(course, a, args.course_id) for a in names}
     phases["kits_s"], t = round(time.monotonic() - t, 2), time.monotonic()
-    seed_gradebook(db_url, args.course_id, list(kits.values()))
-    phases["seed_s"], t = round(time.monotonic() - t, 2), time.monotonic()
     spec = {a: {"notebooks": list(k.info["notebooks"]), "files": k.info["files"]} for a, k in kits.items()}
     try:
         batch = intake.read(Path(args.submissions), spec)
@@ -432,7 +430,12 @@ def grade(args) -> int:
                       "require_sandbox": args.require_sandbox, "scratch_base": args.scratch,
                       "keep_scratch": args.keep_scratch})
     secrets = {a: set(k.info["secrets"]) for a, k in kits.items()}
-    phases["intake_s"] = round(time.monotonic() - t, 2)
+    phases["intake_s"], t = round(time.monotonic() - t, 2), time.monotonic()
+    # Only the exercises being graded enter the gradebook: an exercise nobody handed in would
+    # otherwise count as a zero for everyone in `nbgrader export` and formgrader's totals.
+    graded = set(args.assignment or ()) | {task["assignment"] for task in tasks}
+    seed_gradebook(db_url, args.course_id, [k for a, k in kits.items() if a in graded])
+    phases["seed_s"] = round(time.monotonic() - t, 2)
 
     from nbgrader.api import Gradebook
     from tqdm import tqdm

@@ -116,6 +116,9 @@ def test_every_student_has_exactly_one_row(graded):
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{graded['paths']['out'] / 'gradebook.db'}", "rnn-course") as gb:
+        # only the exercise handed in is in the gradebook: an exercise nobody submitted would
+        # count as a zero for everyone in `nbgrader export` and in formgrader's totals
+        assert [a.name for a in gb.assignments] == [make_batch.A]
         subs = gb.assignment_submissions(make_batch.A)
         assert sorted(s.student.id for s in subs) == sorted(make_batch.EXPECT)
         assert all(len(s.notebooks) == 1 and len(s.notebooks[0].grades) == 3 for s in subs)
@@ -237,6 +240,9 @@ def test_dask_cluster_gives_identical_grades_without_duplicates(graded, tmp_path
         local = graded["rows"][s]
         assert (dask_rows[s]["score"], dask_rows[s]["status"]) == (local["score"], local["status"]), s
     with Gradebook(db, "rnn-course") as gb:
+        # only the exercise handed in is in the gradebook: an exercise nobody submitted would
+        # count as a zero for everyone in `nbgrader export` and in formgrader's totals
+        assert [a.name for a in gb.assignments] == [make_batch.A]
         subs = gb.assignment_submissions(make_batch.A)
         assert len(subs) == len(make_batch.EXPECT)  # re-grading updated rows, added none
         assert sum(len(nb.grades) for s in subs for nb in s.notebooks) == n_grades

@@ -28,3 +28,19 @@ def test_environment_yml_matches_pyproject():
     have -= {"python", "pip"}
     wanted = {CONDA_NAMES.get(n, n) for n in wanted}
     assert wanted == have, f"only in pyproject: {sorted(wanted - have)}; only in environment.yml: {sorted(have - wanted)}"
+
+
+def test_grade_exports_stay_out_of_git():
+    """`nbgrader export` from the repository root writes under grading/, and a grades file
+    written anywhere in the working tree is ignored by git (no `git add .` publishes grades)."""
+    import subprocess
+
+    from traitlets.config.loader import PyFileConfigLoader
+
+    cfg = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
+    to = Path(cfg.ExportPlugin.to)
+    assert to.parent == ROOT / "grading", f"nbgrader export writes to {to}"
+    for name in ("grades.csv", "grading/grades.csv", "exercises/grades.csv", "gradebook.db",
+                 "grades_cells.csv"):
+        proc = subprocess.run(["git", "check-ignore", "-q", name], cwd=ROOT)
+        assert proc.returncode == 0, f"{name} is not ignored by git"

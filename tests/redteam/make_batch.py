@@ -32,6 +32,7 @@ if str(REPO) not in sys.path:
 from scripts.nbauthor import md, readonly, solution, tests, write  # noqa: E402
 
 A = "rt01_mini"
+UNSUBMITTED = "rt02_not_handed_in"
 TRUE_W, TRUE_B = [1.5, -2.0, 0.5], 0.25
 
 SOLUTIONS = {
@@ -523,6 +524,9 @@ def build_course(dest: Path) -> Path:
     course = dest / "course"
     (course / "solutions" / A).mkdir(parents=True, exist_ok=True)
     write(str(course / "solutions" / A / f"{A}.ipynb"), CELLS)
+    # an exercise of the course that nobody hands in: it must not enter the gradebook
+    (course / "solutions" / UNSUBMITTED).mkdir(parents=True, exist_ok=True)
+    write(str(course / "solutions" / UNSUBMITTED / f"{UNSUBMITTED}.ipynb"), CELLS)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
            "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     proc = subprocess.run(

@@ -28,7 +28,7 @@ VARIANTS = {
         "cell": "greedy_decode",
         "replace": [("out[:, t] = torch.where(done, torch.full_like(y, PAD), y)", "out[:, t] = y")],
         "loses": ["test_greedy_decode"],
-        "message": "write <pad> after <eos>",
+        "message": "write <pad>=0 in the rest of that row",
     },
     "teacher_forcing_off_by_one": {
         "cell": "seq2seq",
