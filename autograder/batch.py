@@ -343,10 +343,24 @@ def default_workers(mem_mb: int) -> int:
 
 # --------------------------------------------------------------------------- the coordinator
 
-def record(gb, result: dict, timestamp: str | None) -> None:
-    """Write one result into the gradebook (one transaction, idempotent)."""
+def record(gb, result: dict, timestamp: str | None, names: tuple[str, str] | None = None) -> None:
+    """Write one result into the gradebook (one transaction, idempotent).
+
+    ``names``: (first, last) from the download; without them a new student's last name is
+    the id (formgrader would list "None, None"). Names already in the gradebook are kept."""
+    from nbgrader.api import MissingEntry
+
     student, assignment = result["student"], result["assignment"]
-    gb.update_or_create_student(student)
+    try:
+        known = gb.find_student(student)
+        named = bool(known.first_name or known.last_name)
+    except MissingEntry:
+        named = False
+    if named:
+        gb.update_or_create_student(student)
+    else:
+        first, last = names or ("", student)
+        gb.update_or_create_student(student, first_name=first, last_name=last)
     kwargs = {}
     if timestamp:
         from nbgrader.utils import parse_utc
@@ -425,7 +439,7 @@ def grade(args) -> int:
     tasks = []
     for s in batch.submissions:
         tasks.append({"student": s.student, "assignment": s.assignment, "files": s.files, "errors": s.errors,
-                      "timestamp": s.timestamp, "course_id": args.course_id, "limits": limits.__dict__,
+                      "timestamp": s.timestamp, "names": s.names, "course_id": args.course_id, "limits": limits.__dict__,
                       "packages": args.package, "no_sandbox": args.no_sandbox,
                       "require_sandbox": args.require_sandbox, "scratch_base": args.scratch,
                       "keep_scratch": args.keep_scratch})
@@ -451,13 +465,13 @@ def grade(args) -> int:
                 res = {**zero_result(task, kits[task["assignment"]], []), **{k: v for k, v in res.items()
                                                                            if k != "notebooks"}}
             try:  # whatever one submission holds, the others are recorded
-                record(gb, res, task["timestamp"] if args.trust_timestamps else None)
+                record(gb, res, task["timestamp"] if args.trust_timestamps else None, task["names"])
                 rows.append(_write_files(out, task, res, secrets[task["assignment"]]))
             except Exception as e:  # noqa: BLE001 - that submission's error row, the batch goes on
                 gb.db.rollback()
                 res = zero_result(task, kits[task["assignment"]], [
                     f"the grader could not record this submission ({type(e).__name__}): scored 0"])
-                record(gb, res, None)
+                record(gb, res, None, task["names"])
                 rows.append(_write_files(out, {**task, "files": {}}, res, secrets[task["assignment"]]))
             timings.append({"student": task["student"], "assignment": task["assignment"],
                             "task_s": round(float(res.get("seconds", 0.0)), 3), **res.get("timing", {})})

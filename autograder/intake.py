@@ -21,7 +21,8 @@ that the notebook's ``CHECKPOINT`` names (``name*.safetensors``, ``name*.json``)
 size cap; any other file (a ``conftest.py``, a ``numpy.py``, a ``pytest.ini`` ...) is dropped
 and said so in the submission's errors. ``timestamp.txt`` is read, but the grader uses it only
 when the instructor asks (``--trust-timestamps``). A student name with spaces (Moodle's
-``Jane Doe_12345_assignsubmission_file_...``) becomes ``Jane-Doe``.
+``Jane Doe_12345_assignsubmission_file_...``) becomes the id ``Jane-Doe``, and its words the
+first and last names that the gradebook and formgrader show.
 
 Safety: symbolic links are never followed (a link to the instructor's files is skipped
 and reported), zip entries with absolute or ``..`` paths are refused, and a file over
@@ -48,6 +49,14 @@ STUDENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
 def student_id(name: str) -> str:
     """The id nbgrader gets: runs of white space become one '-' ("Jane Doe" -> "Jane-Doe")."""
     return "-".join(name.split())
+
+
+def student_names(name: str) -> tuple[str, str] | None:
+    """(first, last) when the download carries a person's name (Moodle's "Jane Doe", "Ana
+    María López"), the last word being the last name; None for an id without spaces."""
+    words = name.split()
+    return (" ".join(words[:-1]), words[-1]) if len(words) > 1 else None
+
 RESUBMISSION_RE = re.compile(r"-\d+(?=\.[A-Za-z0-9]+$)")
 
 
@@ -58,6 +67,7 @@ class Submission:
     files: dict[str, bytes] = field(default_factory=dict)  # path relative to the assignment folder
     errors: list[str] = field(default_factory=list)
     timestamp: str | None = None
+    names: tuple[str, str] | None = None  # (first, last) when the download carries them
 
     @property
     def key(self) -> tuple[str, str]:
@@ -185,14 +195,15 @@ def _from_tree(entries: _Entries, assignments: dict) -> Intake:
         if len(parts) < 3:
             problems.append(f"{rel}: not in <student>/<assignment>/ (ignored)")
             continue
-        student, assignment, inner = student_id(parts[0]), parts[1], "/".join(parts[2:])
+        raw, assignment, inner = parts[0], parts[1], "/".join(parts[2:])
+        student = student_id(raw)
         if not STUDENT_RE.match(student):
             problems.append(f"{rel}: {student!r} is not a usable student id (ignored)")
             continue
         if assignment not in assignments:
             problems.append(f"{rel}: unknown assignment {assignment!r} (ignored)")
             continue
-        _add(subs, student, assignment, inner, data, assignments[assignment])
+        _add(subs, student, assignment, inner, data, assignments[assignment], student_names(raw))
     return Intake(_finish(subs), problems)
 
 
@@ -205,8 +216,8 @@ def _from_flat(files: dict, assignments: dict) -> Intake:
     known.sort(key=lambda x: -len(x[0]))
     unmatched = []
     for name, data in files.items():
-        student, sep, rest = name.partition("_")
-        student = student_id(student)
+        raw, sep, rest = name.partition("_")
+        student = student_id(raw)
         if not sep or not STUDENT_RE.match(student):
             problems.append(f"{name}: not named <student>_<anything>_<file> (ignored)")
             continue
@@ -214,7 +225,7 @@ def _from_flat(files: dict, assignments: dict) -> Intake:
         for fname, a in known:
             found = _flat_match(rest, fname)
             if found:
-                _add(subs, student, a, found, data, assignments[a])
+                _add(subs, student, a, found, data, assignments[a], student_names(raw))
                 break
         else:
             unmatched.append((student, rest, data, name))
@@ -249,8 +260,10 @@ def _allowed(inner: str, spec: dict) -> int:
     return 0
 
 
-def _add(subs: dict, student: str, assignment: str, inner: str, data: bytes | str, spec: dict) -> None:
+def _add(subs: dict, student: str, assignment: str, inner: str, data: bytes | str, spec: dict,
+         names: tuple[str, str] | None = None) -> None:
     sub = subs.setdefault((student, assignment), Submission(student, assignment))
+    sub.names = sub.names or names
     if isinstance(data, str):
         sub.errors.append(f"{inner}: {data}")
         return

@@ -211,6 +211,7 @@ def test_intake_takes_only_the_notebook_and_checkpoints_and_names_with_spaces(tm
     got = intake.read(p, SPEC)
     [sub] = got.submissions
     assert sub.key == ("Jane-Doe", "ex01")
+    assert sub.names == ("Jane", "Doe")  # formgrader shows "Doe, Jane", not "None, None"
     assert set(sub.files) == {"ex01.ipynb", "ex01_model.safetensors"}
     assert any("conftest.py: dropped" in e for e in sub.errors)
     d = tmp_path / "class" / "bob" / "ex01"
@@ -464,3 +465,26 @@ def test_feedback_run_keeps_at_most_the_output_caps():
     for cell in range(1, 40):  # many cells, each under its own cap: the notebook's cap still holds
         exe.output([], stream(400 * 2**10), None, cell)
     assert exe._nb_bytes <= worker.NOTEBOOK_OUTPUT_CAP
+
+
+def test_record_names_students_from_the_download_and_keeps_an_instructors_names(tmp_path):
+    from nbgrader.api import Gradebook
+
+    batch._fast_alembic()
+    db = f"sqlite:///{tmp_path / 'gb.db'}"
+    with Gradebook(db, "c") as gb:
+        gb.add_assignment("ex01")
+        gb.add_notebook("ex01", "ex01")
+    result = {"student": "Jane-Doe", "assignment": "ex01", "notebooks": {}}
+    with Gradebook(db, "c") as gb:
+        batch.record(gb, result, None, ("Jane", "Doe"))
+        batch.record(gb, {**result, "student": "s1234"}, None, None)
+        jane, s1234 = gb.find_student("Jane-Doe"), gb.find_student("s1234")
+        assert (jane.first_name, jane.last_name) == ("Jane", "Doe")
+        assert (s1234.first_name, s1234.last_name) == ("", "s1234")
+        jane.first_name, jane.last_name = "Janet", "Doe-Smith"  # the instructor corrects it
+        gb.db.commit()
+    with Gradebook(db, "c") as gb:
+        batch.record(gb, result, None, ("Jane", "Doe"))
+        jane = gb.find_student("Jane-Doe")
+        assert (jane.first_name, jane.last_name) == ("Janet", "Doe-Smith")
