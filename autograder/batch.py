@@ -41,7 +41,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import intake, leaks, report, sandbox
+from . import intake, leaks, points, report, sandbox
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PACKAGES = ["autograder", "rnncourse"]
@@ -547,8 +547,8 @@ def _write_files(out: Path, task: dict, res: dict, secrets: set[str]) -> report.
     if res.get("log_tail"):
         (out / "logs").mkdir(exist_ok=True)
         (out / "logs" / f"{student}__{assignment}.log").write_text(res["log_tail"])
-    return report.Row(student=student, assignment=assignment, score=round(score, 6),
-                      max_score=round(max_score, 6), cells=cells, flags=list(res.get("flags", [])),
+    return report.Row(student=student, assignment=assignment, score=points.rounded(score),
+                      max_score=points.rounded(max_score), cells=cells, flags=list(res.get("flags", [])),
                       errors=errors, sandbox=res.get("sandbox", ""), seconds=float(res.get("seconds", 0.0)))
 
 

@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from . import integrity
+from .points import cell_points
 
 HIDDEN_BEGIN = "BEGIN HIDDEN TESTS"
 HIDDEN_END = "END HIDDEN TESTS"
@@ -91,9 +92,7 @@ class CellReport:
 
     @property
     def score(self) -> float:
-        if not self.results:
-            return 0.0
-        return round(self.points * self.passed / len(self.results), 6)
+        return cell_points(self.points, self.passed, len(self.results))
 
     def render(self, title: str = "") -> str:
         head = f"{title}: " if title else ""

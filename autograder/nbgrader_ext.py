@@ -9,9 +9,14 @@ that ``autograder.run_tests`` printed (name and pass/fail).
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
+
+from nbgrader.plugins.export import CsvExportPlugin
 from nbgrader.preprocessors import NbGraderPreprocessor
 
 from .cells import HIDDEN_BEGIN, HIDDEN_END
+from .points import shown
 
 
 def strip_hidden(source: str) -> tuple[str, int]:
@@ -38,6 +43,28 @@ class HideHiddenTests(NbGraderPreprocessor):
         return cell, resources
 
 
+class RoundedCsvExport(CsvExportPlugin):
+    """``nbgrader export`` under the course's rounding rule (``autograder/points.py``): the
+    scores in the CSV are the ones feedback and formgrader show (10.16, not 10.164286)."""
+
+    SCORES = ("raw_score", "late_submission_penalty", "score", "max_score")
+
+    def export(self, gradebook) -> None:
+        super().export(gradebook)
+        dest = Path(self.to or "grades.csv")
+        with open(dest, newline="") as f:
+            rows = list(csv.DictReader(f))
+            fields = list(rows[0]) if rows else []
+        for row in rows:
+            for key in self.SCORES:
+                if row.get(key):
+                    row[key] = shown(float(row[key]))
+        with open(dest, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=fields, lineterminator="\n")
+            w.writeheader()
+            w.writerows(rows)
+
+
 def configure(c) -> None:
     """Apply the course's nbgrader settings to a traitlets config object."""
     from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
@@ -45,3 +72,4 @@ def configure(c) -> None:
 
     # Order: grades are read first, then hidden tests are removed, then styled.
     c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+    c.ExportApp.plugin_class = RoundedCsvExport

@@ -7,6 +7,8 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .points import shown
+
 
 @dataclass
 class Row:
@@ -39,7 +41,7 @@ def write_csv(rows: list[Row], path: Path) -> None:
         w.writerow(COLUMNS)
         for r in sorted(rows, key=lambda r: (r.assignment, r.student)):
             pct = 100 * r.score / r.max_score if r.max_score else 0.0
-            w.writerow([r.student, r.assignment, f"{r.score:g}", f"{r.max_score:g}", f"{pct:.1f}",
+            w.writerow([r.student, r.assignment, shown(r.score), shown(r.max_score), f"{pct:.1f}",
                         r.status, " | ".join(r.flags), " | ".join(r.errors), r.sandbox, f"{r.seconds:.1f}"])
 
 
@@ -50,7 +52,7 @@ def write_cells_csv(rows: list[Row], path: Path) -> None:
         for r in sorted(rows, key=lambda r: (r.assignment, r.student)):
             for key, (score, mx) in sorted(r.cells.items()):
                 nb, cell = key.split("/", 1)
-                w.writerow([r.student, r.assignment, nb, cell, f"{score:g}", f"{mx:g}"])
+                w.writerow([r.student, r.assignment, nb, cell, shown(score), shown(mx)])
 
 
 def summary_text(rows: list[Row]) -> str:

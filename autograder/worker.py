@@ -45,6 +45,7 @@ import nbformat  # noqa: E402
 
 from . import integrity, sandbox  # noqa: E402
 from .leaks import MARKERS, _norm  # noqa: E402
+from .points import cell_points  # noqa: E402
 
 ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 CELL_OUTPUT_CAP = 512 * 2**10  # bytes of outputs kept per cell of the feedback run
@@ -304,9 +305,7 @@ def static_flags(nb: nbformat.NotebookNode, info: dict) -> list[integrity.Findin
 def cell_score(cell: dict | None, points: float) -> float:
     """points x passed / total over the scoring run's test cases (0 when the cell did not run)."""
     tests = (cell or {}).get("tests", [])
-    if not tests:
-        return 0.0
-    return round(points * sum(t["outcome"] == "passed" for t in tests) / len(tests), 6)
+    return cell_points(points, sum(t["outcome"] == "passed" for t in tests), len(tests))
 
 
 OUTPUT_CAP = 4 * 2**20  # bytes of a graded notebook kept; the rest of its outputs is cut

@@ -306,7 +306,7 @@ def test_redaction_catches_prefixed_and_ansi_lines():
 
 def test_cell_score_counts_the_scoring_runs_passed_cases():
     cell = {"tests": [{"outcome": "passed"}] * 5 + [{"outcome": "failed"}, {"outcome": "tampering"}]}
-    assert worker.cell_score(cell, 2.0) == round(10 / 7, 6)
+    assert worker.cell_score(cell, 2.0) == 1.43  # 2 x 5/7, two decimals (autograder/points.py)
     assert worker.cell_score({"tests": [{"outcome": "timeout"}]}, 5.0) == 0.0
     assert worker.cell_score(None, 5.0) == 0.0  # the scoring run never reached the cell
 
@@ -488,3 +488,44 @@ def test_record_names_students_from_the_download_and_keeps_an_instructors_names(
         batch.record(gb, result, None, ("Jane", "Doe"))
         jane = gb.find_student("Jane-Doe")
         assert (jane.first_name, jane.last_name) == ("Janet", "Doe-Smith")
+
+
+def test_one_rounding_rule_in_cells_gradebook_csv_and_export(tmp_path):
+    """Cells of 4 and 10 points with 5 of 7 tests passed and one of 1 point with 1 of 6:
+    2.86 + 7.14 + 0.17 -> 10.17 in the student's cell, the grader's score, grades.csv and
+    `nbgrader export` alike (not 10.1667 in one place and 10.166667 in another)."""
+    import csv as csv_
+
+    from nbgrader.api import Gradebook
+
+    from autograder import points
+    from autograder.cells import CellReport, TestResult
+    from autograder.nbgrader_ext import RoundedCsvExport
+
+    cell = CellReport(points=4, results=[TestResult(f"t{i}", False, i < 5) for i in range(7)])
+    tests = {"tests": [{"outcome": "passed" if i < 5 else "failed"} for i in range(7)]}
+    assert cell.score == worker.cell_score(tests, 4) == points.cell_points(4, 5, 7) == 2.86
+    earned = {"t1": 2.86, "t2": points.cell_points(10, 5, 7), "t3": points.cell_points(1, 1, 6)}
+    assert earned == {"t1": 2.86, "t2": 7.14, "t3": 0.17}
+
+    batch._fast_alembic()
+    db = f"sqlite:///{tmp_path / 'gb.db'}"
+    with Gradebook(db, "c") as gb:
+        gb.add_assignment("ex01")
+        gb.add_notebook("ex01", "ex01")
+        for name, mx in (("t1", 4), ("t2", 10), ("t3", 1)):
+            gb.add_grade_cell(name, "ex01", "ex01", max_score=mx, cell_type="code")
+        result = {"student": "alice", "assignment": "ex01", "notebooks": {"ex01": {"grades": {
+            k: {"auto_score": v, "manual_score": None, "needs_manual_grade": False} for k, v in earned.items()},
+            "comments": {}}}}
+        batch.record(gb, result, None)
+        RoundedCsvExport(to=str(tmp_path / "export.csv")).export(gb)
+    with open(tmp_path / "export.csv") as f:
+        [row] = list(csv_.DictReader(f))
+    assert (row["score"], row["max_score"]) == ("10.17", "15")
+    assert row["last_name"] == "alice"
+    row_ = report.Row(student="alice", assignment="ex01", score=points.rounded(sum(earned.values())),
+                      max_score=15.0, cells={}, flags=[], errors=[], sandbox="bwrap", seconds=1.0)
+    report.write_csv([row_], tmp_path / "grades.csv")
+    with open(tmp_path / "grades.csv") as f:
+        assert next(csv_.DictReader(f))["score"] == "10.17"
