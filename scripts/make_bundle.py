@@ -34,6 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 HTML = ROOT / "_build" / "html"
 EXERCISES = ROOT / "exercises"
 NAME = "student-bundle"
+# The course's PyTorch pin has one home, the Makefile; the bundle's README repeats it.
+TORCH_SPEC = re.search(r"^TORCH_SPEC \?= (\S+)$", (ROOT / "Makefile").read_text(), re.M).group(1)
 # Not for students: nbgrader is the instructor's tool; the jsonschema pin only speeds up
 # the instructor's build and grading processes.
 NOT_FOR_STUDENTS = {"nbgrader", "jsonschema"}
@@ -184,14 +186,22 @@ include = ["rnncourse*", "autograder*"]
 README = """# Recurrent neural networks, executable: student bundle
 
 1. **Read the book**: open `book/index.html` in a browser (it works offline).
-2. **Set up Python** (3.11 or newer), once:
+2. **Set up Python** (3.11 or newer), once, in a terminal opened in this folder (the one that
+   holds this README, `book/`, `exercises/` and `wheels/`):
 
    ```bash
+   cd path/to/{name}        # this folder: the commands below use its wheels/
    python -m venv rnn-venv
    source rnn-venv/bin/activate              # Windows: rnn-venv\\Scripts\\activate
-   pip install torch                         # or the CUDA build for your GPU (pytorch.org)
+   pip install {torch} --index-url https://download.pytorch.org/whl/cpu
    pip install "wheels/{wheel}[jupyter]"
    ```
+
+   The first `pip install` is the course's PyTorch, a CPU build (a 192 MB download on Linux). Install it
+   before the course's wheel: a bare `pip install torch` on Linux downloads a CUDA build of
+   several GB. With an NVIDIA GPU, use the CUDA index URL for your driver from pytorch.org's
+   "Get started" page instead of `.../whl/cpu`. The book's set-up page (`make`, `.venv`) is for
+   the course repository, which you do not need.
 3. **Do an exercise**: `jupyter notebook exercises/`, open one, fill in every
    `# YOUR CODE HERE` cell, and run the test cells: each prints which visible tests pass and
    the points they give. The grader also runs hidden tests, so passing the visible ones is
@@ -216,7 +226,7 @@ def make_bundle(out: Path, html: Path = HTML) -> tuple[Path, Path]:
     shutil.copytree(EXERCISES, folder / "exercises",
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "*.safetensors"))
     wheel = build_wheel(folder / "wheels", notebooks)
-    (folder / "README.md").write_text(README.format(wheel=wheel.name))
+    (folder / "README.md").write_text(README.format(wheel=wheel.name, torch=TORCH_SPEC, name=NAME))
 
     files = sorted(p for p in folder.rglob("*") if p.is_file())
     bad = [f"{p.relative_to(folder)} ({why})" for p in files if (why := forbidden(str(p.relative_to(folder))))]

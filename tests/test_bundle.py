@@ -57,6 +57,19 @@ def test_zip_has_book_exercises_and_wheel(bundle):
     _wheel(root)
 
 
+def test_readme_pins_the_courses_torch_and_starts_in_the_bundle(bundle):
+    """A bare `pip install torch` pulls a CUDA build of several GB on Linux; the README gives
+    the Makefile's pin from the CPU index, before the wheel, from inside the bundle folder."""
+    from scripts.make_bundle import TORCH_SPEC as PIN
+
+    readme = (bundle[1] / "README.md").read_text()
+    torch_line = f"pip install {PIN} --index-url https://download.pytorch.org/whl/cpu"
+    assert torch_line in readme and PIN == "torch==2.13.0"
+    assert readme.index(torch_line) < readme.index('pip install "wheels/')
+    assert f"cd path/to/{NAME}" in readme
+    assert "pip install torch " not in readme and "pip install torch\n" not in readme
+
+
 def test_no_instructor_file_names(bundle):
     zpath, _ = bundle
     names = zipfile.ZipFile(zpath).namelist()
