@@ -10,7 +10,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import torch
-from tqdm.auto import tqdm
+
+try:  # tqdm's notebook bar needs ipywidgets; without it tqdm.auto warns in a notebook's
+    import ipywidgets  # noqa: F401  first cell ("IProgress not found"): a text bar then
+except ImportError:
+    from tqdm.std import tqdm
+else:
+    from tqdm.auto import tqdm
 
 
 @dataclass

@@ -167,7 +167,7 @@ dependencies = [
 ]
 
 [project.optional-dependencies]
-jupyter = ["notebook>=7"]
+jupyter = ["notebook>=7", "ipywidgets>=8"]
 
 [tool.setuptools.packages.find]
 include = ["rnncourse*", "autograder*"]

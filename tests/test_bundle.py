@@ -193,3 +193,7 @@ def test_released_exercise_runs_its_visible_tests_in_a_fresh_venv(bundle, tmp_pa
         if "tests passed" not in text:
             problems.append(f"{gid}: no test report printed:\n{text[-500:]}")
     assert not problems, "\n".join(problems) + "\n" + json.dumps({g: len(c.outputs) for g, c in cells.items()})
+    # no warning in any cell of a fresh install (e.g. tqdm's "IProgress not found" without ipywidgets)
+    stderr = [f"cell {i}: {o.text[:300]}" for i, c in enumerate(nb.cells) for o in c.get("outputs", [])
+              if o.output_type == "stream" and o.name == "stderr"]
+    assert not stderr, "a fresh student install prints to stderr:\n" + "\n".join(stderr)
