@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from . import integrity
-from .points import cell_points
+from .points import cell_points, shown
 
 HIDDEN_BEGIN = "BEGIN HIDDEN TESTS"
 HIDDEN_END = "END HIDDEN TESTS"
@@ -176,6 +176,24 @@ def _failure_text(report) -> str:
     return text
 
 
+class CellScore(float):
+    """What ``run_tests`` returns: the cell's score, a plain number for nbgrader (which reads
+    the ``text/plain`` of the cell's result, ``4.29``), and for a student a line that says what
+    that number is instead of a bare ``Out[]: 4.29`` (front ends show ``text/html`` first)."""
+
+    def __new__(cls, score: float, points: float):
+        obj = super().__new__(cls, score)
+        obj.points = points
+        return obj
+
+    def _repr_html_(self) -> str:
+        if os.environ.get("AUTOGRADER_RUN") == "feedback":  # visible tests only: not the score
+            return ("<span>visible tests only: this cell's points are those of the grader's "
+                    "separate run of all its tests, shown below</span>")
+        return (f"<span>{shown(self)} / {shown(self.points)} points for this cell (nbgrader records "
+                f"{shown(self)} as its score)</span>")
+
+
 def run_tests(points: float, *, title: str = "") -> float:
     """Run the tests defined in the calling cell; print a report; return the score.
 
@@ -232,7 +250,7 @@ def run_tests(points: float, *, title: str = "") -> float:
         for r in report.results:
             r.passed = False
     print(report.render(title))
-    return report.score
+    return CellScore(report.score, report.points)
 
 
 def _run_pytest(module: types.ModuleType, recorder: _Recorder, report: CellReport) -> int:

@@ -130,6 +130,15 @@ def test_partial_credit_is_points_times_fraction(executed):
     assert "expected 2, got 1. Hint: add one" in _text(cells["one_of_three_fails"])
 
 
+def test_the_score_says_what_it_is(executed):
+    """nbgrader reads the bare number (text/plain); a student sees what it is (text/html),
+    not a stray `Out[]: 2.0` under the report."""
+    cells, _ = executed
+    [result] = [o for o in cells["one_of_three_fails"].outputs if o.output_type == "execute_result"]
+    assert result.data["text/plain"] == "2.0"
+    assert "2 / 3 points for this cell" in result.data["text/html"]
+
+
 def test_all_failing_cell_gets_zero_not_full_credit(executed):
     """The ipytest trap: raise_on_error=False would give this cell full credit."""
     cells, _ = executed
