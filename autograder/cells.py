@@ -85,6 +85,7 @@ class CellReport:
     points: float
     results: list[TestResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    upstream: list[str] = field(default_factory=list)  # failed units this cell uses: said first
 
     @property
     def passed(self) -> int:
@@ -102,8 +103,9 @@ class CellReport:
         else:
             lines = [
                 f"{head}{self.passed}/{len(self.results)} tests passed "
-                f"-> {self.score:g} / {self.points:g} points"
+                f"-> {shown(self.score)} / {shown(self.points)} points"
             ]
+        lines.extend(f"  FIX FIRST: {n}" for n in self.upstream)
         for r in self.results:
             mark = "PASS" if r.passed else "FAIL"
             kind = " (hidden test)" if r.hidden else ""
@@ -112,6 +114,86 @@ class CellReport:
                 lines.extend("      " + m for m in r.message.rstrip().splitlines())
         lines.extend(f"  note: {n}" for n in self.notes)
         return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- upstream units
+# One wrong unit makes every later unit that uses it fail too (a wrong GRU step fails the
+# sequence and the backward pass), and those cells' own hints then point at the wrong place.
+# Each test cell records whether the unit it tests passed: the functions and classes defined
+# by the cell executed just before it (the answer cell above it). A later failing cell whose
+# tests use a failed unit, directly or through the student's other functions, says so first.
+
+# name of a function/class -> (the object tested, did its own test cell pass); an object
+# defined again since (the student fixed it) has no verdict until its cell runs again
+_UNIT_PASSED: dict[str, tuple[object, bool | None]] = {}
+_TEST_CELL_FILES: set[str] = set()  # cells that called run_tests (their helpers are no units)
+
+
+def _cell_files() -> dict[str, int]:
+    """IPython's map from a cell's compiled file name to its execution count ({} outside IPython)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return {}
+    shell = get_ipython()
+    return dict(getattr(getattr(shell, "compile", None), "_filename_map", {}) or {})
+
+
+def _codes(obj) -> list[types.CodeType]:
+    """The code objects of a function, or of a class's methods."""
+    obj = getattr(obj, "__wrapped__", obj)
+    if isinstance(obj, types.FunctionType):
+        return [obj.__code__]
+    if isinstance(obj, type):
+        return [c for v in vars(obj).values() for c in _codes(getattr(v, "__func__", v))]
+    return []
+
+
+def _student_objects(namespace: dict, this_cell: str) -> dict[str, str]:
+    """name -> cell file of every function/class defined by a notebook cell other than this
+    one and other than test cells."""
+    files = _cell_files()
+    out = {}
+    for name, obj in list(namespace.items()):
+        codes = [] if name.startswith("_") else _codes(obj)
+        if codes and codes[0].co_filename in files and codes[0].co_filename != this_cell \
+                and codes[0].co_filename not in _TEST_CELL_FILES:
+            out[name] = codes[0].co_filename
+    return out
+
+
+def _units_under_test(namespace: dict, this_cell: str) -> set[str]:
+    """What this test cell tests: the names the cell executed just before it defined."""
+    files = _cell_files()
+    number = files.get(this_cell)
+    if number is None:
+        return set()
+    before = {f for f, n in files.items() if n == number - 1}
+    return {name for name, f in _student_objects(namespace, this_cell).items() if f in before}
+
+
+def _names_used(codes: list[types.CodeType]) -> set[str]:
+    names, todo = set(), list(codes)
+    while todo:
+        code = todo.pop()
+        names.update(code.co_names)
+        todo += [c for c in code.co_consts if isinstance(c, types.CodeType)]
+    return names
+
+
+def _failed_upstream(tests: dict, namespace: dict, this_cell: str, own: set[str]) -> list[str]:
+    """Failed units that this cell's tests use, directly or through other student code."""
+    student = _student_objects(namespace, this_cell)
+    seen: set[str] = set()
+    todo = _names_used([c for fn in tests.values() for c in _codes(fn)])
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in student:
+            continue
+        seen.add(name)
+        todo |= _names_used(_codes(namespace[name]))
+    return sorted(n for n in seen - own
+                  if n in _UNIT_PASSED and _UNIT_PASSED[n] == (namespace[n], False))
 
 
 def _hidden_line_ranges(filename: str) -> list[tuple[int, int]]:
@@ -241,6 +323,18 @@ def run_tests(points: float, *, title: str = "") -> float:
     for name in tests.keys() - reported:
         report.results.append(TestResult(name=name, hidden=name in hidden_names, passed=False,
                                          outcome="not run", message="this test did not run"))
+
+    own = _units_under_test(namespace, filename)
+    all_passed = bool(report.results) and all(r.passed for r in report.results)
+    upstream = [] if all_passed else _failed_upstream(tests, namespace, filename, own)
+    if upstream:
+        names = ", ".join(f"`{n}`" for n in upstream)
+        report.upstream.append(
+            f"{names} failed the tests of its own cell above, and this cell's tests use it: "
+            f"fix {names} first; the failures here may all come from it.")
+    for name in own:  # no verdict on a unit that failed on top of a failed one
+        _UNIT_PASSED[name] = (namespace[name], None if upstream else all_passed)
+    _TEST_CELL_FILES.add(filename)
 
     tampered = integrity.tampering_notes()
     if tampered:

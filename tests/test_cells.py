@@ -187,3 +187,36 @@ def test_not_implemented_gets_a_hint(executed):
 def test_no_files_left_in_the_students_folder(executed):
     _, path = executed
     assert sorted(p.name for p in path.iterdir()) == [], "the helper left files behind"
+
+
+UPSTREAM = [  # (grade id or None for an answer cell, source)
+    (None, "from autograder import run_tests"),
+    (None, "def double(x):\n    return 3 * x  # wrong"),
+    ("t_double", "def test_double():\n    assert double(2) == 4\n\nrun_tests(points=1)"),
+    (None, "def quadruple(x):\n    return double(double(x))  # right, on a wrong double"),
+    ("t_quadruple", "def test_quadruple():\n    assert quadruple(1) == 4\n\nrun_tests(points=1)"),
+    (None, "def triple(x):\n    return 3 * x"),
+    ("t_triple", "def test_triple():\n    assert triple(2) == 6\n\nrun_tests(points=1)"),
+    (None, "def sextuple(x):\n    return triple(x) + 1  # wrong, on a right triple"),
+    ("t_sextuple", "def test_sextuple():\n    assert sextuple(1) == 6\n\nrun_tests(points=1)"),
+    (None, "def double(x):\n    return 2 * x  # fixed, its test cell not run again"),
+    ("t_quadruple_again", "def test_quadruple_again():\n    assert quadruple(1) == 5  # fails\n\n"
+                          "run_tests(points=1)"),
+]
+
+
+def test_a_failure_caused_by_a_failed_unit_above_says_fix_that_first(tmp_path):
+    """One wrong unit fails every unit that uses it; the later cells name it first, and only
+    when the unit they use failed its own tests (not when the later unit is wrong itself, nor
+    once the unit has been defined again)."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [_grade_cell(src, 1, gid) if gid else nbformat.v4.new_code_cell(src) for gid, src in UPSTREAM]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    out = {c.metadata["nbgrader"]["grade_id"]: _text(c) for c in nb.cells if "nbgrader" in c.metadata}
+    assert "FIX FIRST: `double` failed the tests of its own cell above" in out["t_quadruple"]
+    assert out["t_quadruple"].index("FIX FIRST") < out["t_quadruple"].index("[FAIL] test_quadruple")
+    for gid in ("t_double", "t_triple", "t_sextuple", "t_quadruple_again"):
+        assert "FIX FIRST" not in out[gid], out[gid]
+    assert "[FAIL] test_sextuple" in out["t_sextuple"] and "[FAIL]" in out["t_quadruple_again"]
