@@ -306,3 +306,23 @@ def first_real_chapter(root: Path, toc_pages: list[str]) -> str | None:
         if re.search(r"^# \d+\.", src.read_text(), flags=re.M) and "{code-cell}" in src.read_text():
             return page
     return None
+
+
+def download_link(html_file: Path, href_suffix: str, timeout_ms: int = 60_000) -> tuple[str, bytes]:
+    """Open ``html_file`` from disk (``file://``, as a student opens the bundle's book), click
+    its first link whose href ends with ``href_suffix`` and return the download (its suggested
+    name and bytes). Fails if the click does not download (e.g. it shows the file instead)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw, tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
+        context = pw.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, accept_downloads=True)
+        try:
+            page = context.new_page()
+            page.goto(Path(html_file).resolve().as_uri(), wait_until="load", timeout=timeout_ms)
+            with page.expect_download(timeout=timeout_ms) as info:
+                page.locator(f'a[href$="{href_suffix}"]').first.click()
+            download = info.value
+            return download.suggested_filename, Path(download.path()).read_bytes()
+        finally:
+            context.close()

@@ -6,6 +6,7 @@ marked "This chapter is being written" are skipped where a check needs a written
 """
 
 import re
+import zipfile
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -80,16 +81,23 @@ def test_each_written_chapter_links_its_exercise_notebook():
             continue  # the exercise is not released yet
         checked += 1
         hrefs = [a["href"] for a in _article(page).find_all("a", href=True)]
-        hits = [h for h in hrefs if unquote(urlsplit(h).path).endswith(f"/{ex}.ipynb")]
+        # the {download} link to the notebook becomes a zip (book/_ext/page_fixes.py): a browser
+        # shows a linked .ipynb read from files as raw JSON
+        hits = [h for h in hrefs if unquote(urlsplit(h).path).endswith(f"/{ex}.zip")]
         if not hits:
-            problems.append(f"{page}: no download link to {ex}.ipynb (use {{download}}`...<../exercises/{ex}/{ex}.ipynb>`)")
+            problems.append(f"{page}: no download link to {ex} (use {{download}}`...<../exercises/{ex}/{ex}.ipynb>`)")
             continue
         target = (HTML / Path(page).parent / unquote(urlsplit(hits[0]).path)).resolve()
         release = ROOT / "exercises" / ex / f"{ex}.ipynb"
         if not target.is_file():
             problems.append(f"{page}: the link {hits[0]} names no file in the build")
-        elif target.read_bytes() != release.read_bytes():
-            problems.append(f"{page}: the linked {ex}.ipynb is not the released exercises/{ex}/{ex}.ipynb")
+            continue
+        with zipfile.ZipFile(target) as z:
+            names = z.namelist()
+            if f"{ex}/{ex}.ipynb" not in names or "HOW-TO-OPEN.txt" not in " ".join(names):
+                problems.append(f"{page}: {hits[0]} holds {names}")
+            elif z.read(f"{ex}/{ex}.ipynb") != release.read_bytes():
+                problems.append(f"{page}: the zipped {ex}.ipynb is not the released exercises/{ex}/{ex}.ipynb")
     assert not problems, "\n".join(problems)
     if not checked:
         pytest.skip("no written chapter with a released exercise yet")

@@ -70,6 +70,25 @@ def test_readme_pins_the_courses_torch_and_starts_in_the_bundle(bundle):
     assert "pip install torch " not in readme and "pip install torch\n" not in readme
 
 
+def test_a_chapters_exercise_link_downloads_the_notebook(bundle):
+    """Read from the bundle's files, a chapter's exercise link downloads the notebook (in a
+    zip) instead of showing its JSON in the browser."""
+    import io
+
+    from tests.browser import download_link, ensure_chromium
+
+    if ensure_chromium() is None:
+        pytest.fail("Chromium is missing: as root, `apt-get install -y chromium` (Debian package)")
+    _, root = bundle
+    release = sorted((root / "exercises").glob("ex04_*/ex04_*.ipynb"))[0]
+    chapter = sorted((root / "book" / "book").glob("ch04_*.html"))[0]
+    name, data = download_link(chapter, f"{release.stem}.zip")
+    assert name == f"{release.stem}.zip"
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        assert z.read(f"{release.stem}/{release.name}") == release.read_bytes()
+        assert "Colab" in z.read(f"{release.stem}/HOW-TO-OPEN.txt").decode()
+
+
 def test_no_instructor_file_names(bundle):
     zpath, _ = bundle
     names = zipfile.ZipFile(zpath).namelist()

@@ -15,12 +15,63 @@ our chapters are MyST markdown, which Colab cannot open. Students go to Colab fo
 train an exercise's model, so on a chapter page the button opens the chapter's released
 exercise notebook (``exercises/exNN_*/exNN_*.ipynb`` in the repository of ``_config.yml``);
 on a page without an exercise it is dropped.
+
+And the exercise link itself: a browser shows a linked ``.ipynb`` as raw JSON when the book
+is read from files (the student bundle: Chromium ignores ``download`` on ``file://``). Each
+``{download}`` link to an exercise notebook therefore links a zip instead, written beside the
+notebook in ``_downloads/``: the notebook and a short note on opening it in Jupyter or Colab.
 """
 
 from __future__ import annotations
 
 import re
+import zipfile
 from pathlib import Path
+
+EXERCISE_LINK = re.compile(
+    r'(<a class="reference download internal"[^>]*href=")([^"]*_downloads/[0-9a-f]+/ex\d\d_[a-z0-9_]+)'
+    r'\.ipynb(">.*?</a>)', re.S)
+OPENING = """{name}.ipynb is exercise {number} of the course on recurrent neural networks.
+
+Jupyter: put {name}.ipynb in a folder and run `jupyter notebook {name}.ipynb` there, from the
+environment where the course is installed (the student bundle's README.md says how).
+Colab: File > Upload notebook, then pick {name}.ipynb (Runtime > Change runtime type > GPU to
+train on a GPU).
+Hand in the notebook with the .safetensors and .json files its training cell saves beside it.
+"""
+
+
+def _exercise_links_are_zips(app, pagename, templatename, context, doctree) -> None:
+    body = context.get("body")
+    if not isinstance(body, str) or "_downloads/" not in body:
+        return
+
+    def to_zip(m: re.Match) -> str:
+        return (f'{m.group(1)}{m.group(2)}.zip{m.group(3)} <span class="exercise-zip">(a zip with the '
+                "notebook: unzip it, then open it in Jupyter or upload it to Colab)</span>")
+
+    context["body"] = EXERCISE_LINK.sub(to_zip, body)
+
+
+def write_exercise_zip(notebook: Path) -> Path:
+    """``<name>.zip`` beside ``notebook``: the notebook and how to open it (same bytes every build)."""
+    name = notebook.stem
+    dest = notebook.with_suffix(".zip")
+    with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as z:
+        for arcname, data in ((f"{name}/{name}.ipynb", notebook.read_bytes()),
+                              (f"{name}/HOW-TO-OPEN.txt", OPENING.format(
+                                  name=name, number=int(name[2:4])).encode())):
+            info = zipfile.ZipInfo(arcname, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, data)
+    return dest
+
+
+def _write_exercise_zips(app, exception) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    for notebook in sorted((Path(app.outdir) / "_downloads").glob("*/ex[0-9][0-9]_*.ipynb")):
+        write_exercise_zip(notebook)
 
 
 def _config_inited(app, config) -> None:
@@ -78,4 +129,6 @@ def setup(app):
     # after the themes' own handlers (default priority 500), before the page is rendered
     app.connect("html-page-context", _dedupe_scripts, priority=900)
     app.connect("html-page-context", _colab_opens_the_exercise, priority=900)
+    app.connect("html-page-context", _exercise_links_are_zips, priority=900)
+    app.connect("build-finished", _write_exercise_zips)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
