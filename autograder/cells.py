@@ -39,6 +39,7 @@ import contextlib
 import io
 import linecache
 import os
+import re
 import sys
 import types
 import warnings
@@ -248,8 +249,45 @@ class _Recorder:
             res.message = _failure_text(report)
 
 
+_FRAME = re.compile(r"^(?P<path>\S+?\.py):(?P<line>\d+): in (?P<func>\S+)$")
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _is_library(path: str) -> bool:
+    """A frame in the course's helpers or an installed package (pytest may print the path
+    relative to its root folder, e.g. ``autograder/checks.py``)."""
+    if "site-packages" in path:
+        return True
+    where = [path, os.path.join(os.path.dirname(_PACKAGE_DIR), path)]
+    return any(os.path.abspath(p).startswith(_PACKAGE_DIR + os.sep) and os.path.exists(p) for p in where)
+
+
+def readable_traceback(text: str) -> str:
+    """pytest's short traceback as a student can use it: a notebook cell's frame reads
+    ``cell In [7], line 12, in test_x`` (not ``/tmp/ipykernel_81/3044260946.py:12``), and
+    frames inside the course's helpers or installed libraries are left out (their ``E``
+    lines, the message itself, stay)."""
+    cells = _cell_files()
+    out, skipping = [], False
+    for line in text.splitlines():
+        m = _FRAME.match(line)
+        if m:
+            path = m["path"]
+            skipping = _is_library(path)
+            if skipping:
+                continue
+            if path in cells:
+                line = f"cell In [{cells[path]}], line {m['line']}, in {m['func']}"
+        elif skipping and not line.startswith("E "):
+            continue
+        else:
+            skipping = False if line.startswith("E ") else skipping
+        out.append(line)
+    return "\n".join(out)
+
+
 def _failure_text(report) -> str:
-    text = report.longreprtext or ""
+    text = readable_traceback(report.longreprtext or "")
     if "NotImplementedError" in text:
         text += (
             "\nhint: a function you call still raises NotImplementedError: "

@@ -30,6 +30,15 @@ def test_two():
 
 run_tests(points=4)
 """,
+    "helper_fails": """
+import numpy as np
+from autograder import assert_close
+
+def test_close():
+    assert_close(np.zeros(3), np.ones(3), "a_next", hint="did you add the bias?")
+
+run_tests(points=1)
+""",
     "one_of_three_fails": """
 def test_ok():
     assert True
@@ -128,6 +137,16 @@ def test_partial_credit_is_points_times_fraction(executed):
     score, max_score = determine_grade(cells["one_of_three_fails"])
     assert max_score == 3.0 and score == pytest.approx(2.0)
     assert "expected 2, got 1. Hint: add one" in _text(cells["one_of_three_fails"])
+
+
+def test_tracebacks_name_cells_not_files(executed):
+    """A failure points at the notebook cell and line, never at the grader's files or at the
+    kernel's temporary file names."""
+    cells, _ = executed
+    text = _text(cells["helper_fails"])
+    assert "did you add the bias?" in text and "a_next" in text
+    assert re.search(r"cell In \[\d+\], line \d+, in test_close", text), text
+    assert "ipykernel_" not in text and "autograder/checks.py" not in text, text
 
 
 def test_the_score_says_what_it_is(executed):
