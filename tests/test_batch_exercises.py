@@ -12,7 +12,6 @@ cells; no flags; and a Dask LocalCluster gives the same grades.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import logging
 import re
 import shutil
@@ -38,48 +37,24 @@ pytestmark = [
 ]
 
 
-def _filled(source: str) -> str:
-    return "\n".join(ln for ln in source.splitlines() if "BEGIN SOLUTION" not in ln and "END SOLUTION" not in ln)
-
-
-def _variants(exercise: str) -> dict:
-    path = REPO / "tests" / "variants" / f"{exercise}.py"
-    if not path.exists():
-        return {}
-    spec = importlib.util.spec_from_file_location(f"variants_{exercise}", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return dict(list(mod.VARIANTS.items())[:MAX_VARIANTS])
-
-
 def _class(root: Path) -> dict[tuple[str, str], dict]:
     """Writes the class; returns (student, exercise) -> {"loses": set of cells or None (= all)}."""
     expect = {}
     for ex in EXERCISES:
         sol = nbformat.read(REPO / "solutions" / ex / f"{ex}.ipynb", as_version=4)
-        code = {c.metadata.get("nbgrader", {}).get("grade_id"): _filled(c.source) for c in sol.cells}
         patterns = release_tool.checkpoint_patterns([c.source for c in sol.cells if c.cell_type == "code"])
         ran = harness.shared_student_run(ex)[0] if patterns else None
         ckpts = [p for pat in patterns for p in sorted(ran.glob(pat))] if ran else []
-        release = nbformat.read(REPO / "exercises" / ex / f"{ex}.ipynb", as_version=4)
-        students = {"solution": ({}, set()), "release": (None, None)}
-        for name, v in _variants(ex).items():
-            students[re.sub(r"[^A-Za-z0-9.-]", "-", name)] = ({v["cell"]: v["replace"]}, set(v["loses"]))
-        for student, (edits, loses) in students.items():
-            nb = nbformat.reads(nbformat.writes(release), as_version=4)
-            if edits is not None:
-                for cell in nb.cells:
-                    gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-                    if cell.metadata.get("nbgrader", {}).get("solution") and gid in code:
-                        src = code[gid]
-                        for old, new in edits.get(gid, []):
-                            assert old in src, (ex, student, old)
-                            src = src.replace(old, new)
-                        cell.source = src
+        students = {"solution": (harness.make_submission(ex), set()),
+                    "release": (harness.make_submission(ex, fill=False), None)}
+        variants = [(name, v) for name, v in harness.load_variants(ex).items() if "files" not in v]
+        for name, v in variants[:MAX_VARIANTS]:  # a variant whose mistake is a file: see test_exercises
+            students[re.sub(r"[^A-Za-z0-9.-]", "-", name)] = (harness.make_submission(ex, v), set(v["loses"]))
+        for student, (nb, loses) in students.items():
             d = root / student / ex
             d.mkdir(parents=True)
             nbformat.write(nb, d / f"{ex}.ipynb")
-            if edits is not None:
+            if loses is not None:
                 for p in ckpts:
                     shutil.copy(p, d / p.name)
             expect[(student, ex)] = {"loses": loses}
