@@ -6,7 +6,6 @@ Submissions, autograded notebooks, feedback and the gradebook live under grading
 """
 
 import os
-import sys
 from pathlib import Path
 
 c = get_config()  # noqa: F821 - provided by nbgrader
@@ -26,19 +25,16 @@ c.ExportPlugin.to = os.path.join(here, "grading", "grades.csv")
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "t_*.py"]
 # A reference checkpoint left in solutions/ (by running a solution notebook there) must never
 # replace a student's: `nbgrader autograde` copies the source folder's files over each
-# submission, except those listed here (the model files found there). The release
-# tool (`make exercises`) and `rnn-grade` refuse to run while solutions/ holds one; a plain
-# `nbgrader generate_assignment` gets the model files on its ignore list (nbgrader has one
-# `ignore` list for releasing and for copying submissions, so only the release commands).
-from autograder.release import WEIGHT_SUFFIXES, assignments, reference_checkpoints  # noqa: E402
+# submission, except those listed here (the model files found there). The release tool
+# (`make exercises`), `rnn-grade` and a plain `nbgrader generate_assignment`
+# (autograder.nbgrader_ext.RefuseReferenceCheckpoints) refuse to run while solutions/ holds one.
+from autograder.release import assignments, reference_checkpoints  # noqa: E402
 
 _solutions = Path(here, "solutions")
 c.Autograde.exclude_overwriting = {
     name: [str(p.relative_to(_solutions / name)) for p in reference_checkpoints(_solutions / name)]
     for name in assignments(_solutions)
 }
-if any(cmd in sys.argv for cmd in ("generate_assignment", "assign")):
-    c.CourseDirectory.ignore += [f"*{s}" for s in WEIGHT_SUFFIXES]
 c.Execute.timeout = 600
 c.ExecutePreprocessor.timeout = 600
 

@@ -43,6 +43,25 @@ class HideHiddenTests(NbGraderPreprocessor):
         return cell, resources
 
 
+class RefuseReferenceCheckpoints(NbGraderPreprocessor):
+    """``nbgrader generate_assignment`` stops (and removes the half-made release) when the
+    assignment's source folder holds a trained model: running a solution notebook in place
+    leaves one there, and it must never reach students (``release.reference_checkpoints``).
+    The course's own tools refuse the same way before they call nbgrader."""
+
+    def preprocess(self, nb, resources):
+        from .release import reference_checkpoints
+
+        folder = Path(resources.get("metadata", {}).get("path") or ".")
+        found = reference_checkpoints(folder)
+        if found:
+            raise RuntimeError(
+                f"{folder} holds reference checkpoint(s) {', '.join(p.name for p in found)}: move them "
+                "out of the source folder (running a solution notebook in place makes them); they must "
+                "never be released")
+        return nb, resources
+
+
 class RoundedCsvExport(CsvExportPlugin):
     """``nbgrader export`` under the course's rounding rule (``autograder/points.py``): the
     scores in the CSV are the ones feedback and formgrader show (10.16, not 10.164286)."""
@@ -68,8 +87,11 @@ class RoundedCsvExport(CsvExportPlugin):
 def configure(c) -> None:
     """Apply the course's nbgrader settings to a traitlets config object."""
     from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+    from nbgrader.converters import GenerateAssignment
     from nbgrader.preprocessors import GetGrades
 
     # Order: grades are read first, then hidden tests are removed, then styled.
     c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
     c.ExportApp.plugin_class = RoundedCsvExport
+    c.GenerateAssignment.preprocessors = [RefuseReferenceCheckpoints,
+                                          *GenerateAssignment().preprocessors]

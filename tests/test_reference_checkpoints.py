@@ -65,11 +65,9 @@ def test_rnn_grade_refuses_a_course_whose_solutions_hold_a_checkpoint(course, tm
     assert not [n for n in kit.info["data_files"] if n.endswith((".safetensors", ".json"))]
 
 
-@pytest.mark.slow
-def test_plain_nbgrader_never_replaces_a_students_checkpoint(course, tmp_path):
-    """The README's path: nbgrader_config.py, `nbgrader autograde`, a reference checkpoint
-    lying in solutions/ and a student who handed in correct code with an UNTRAINED model."""
-    root = tmp_path / "course"
+def _plain_course(course: Path, root: Path):
+    """A copy of the course driven by the repository's nbgrader_config.py; returns a function
+    that runs an nbgrader command there."""
     shutil.copytree(course / "solutions", root / "solutions")
     shutil.copy(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
     shutil.copytree(REPO / "autograder" / "templates", root / "autograder" / "templates")
@@ -80,7 +78,31 @@ def test_plain_nbgrader_never_replaces_a_students_checkpoint(course, tmp_path):
     def nbgrader(*args):
         return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=root, env=env,
                               capture_output=True, text=True, timeout=600)
+    return nbgrader
 
+
+def test_plain_nbgrader_refuses_to_release_a_reference_checkpoint(course, tmp_path):
+    """`nbgrader generate_assignment` with the course's config stops when the source folder
+    holds a trained model, and leaves no release behind (no sys.argv test in the config: a
+    preprocessor, autograder.nbgrader_ext.RefuseReferenceCheckpoints)."""
+    root = tmp_path / "course"
+    nbgrader = _plain_course(course, root)
+    _reference(root / "solutions" / A)
+    proc = nbgrader("generate_assignment", A, "--force")
+    assert proc.returncode != 0 and "reference checkpoint" in proc.stdout + proc.stderr
+    assert not list(root.glob("exercises/**/*.safetensors"))
+    for p in release.reference_checkpoints(root / "solutions" / A):
+        p.unlink()
+    assert nbgrader("generate_assignment", A, "--force").returncode == 0
+    assert (root / "exercises" / A / f"{A}.ipynb").is_file()
+
+
+@pytest.mark.slow
+def test_plain_nbgrader_never_replaces_a_students_checkpoint(course, tmp_path):
+    """The README's path: nbgrader_config.py, `nbgrader autograde`, a reference checkpoint
+    lying in solutions/ and a student who handed in correct code with an UNTRAINED model."""
+    root = tmp_path / "course"
+    nbgrader = _plain_course(course, root)
     assert nbgrader("generate_assignment", A, "--force").returncode == 0
     student = root / "grading" / "submitted" / "alice" / A
     student.mkdir(parents=True)
