@@ -41,9 +41,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import course as contract
 from . import intake, leaks, points, report, sandbox
+from .course import fast_alembic, generate_assignment, nbgrader_env
 
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PACKAGES = ["autograder", "rnncourse"]
 SETUP_MARGIN_S = 120  # kernel start-up, nbgrader bookkeeping and feedback, beyond the notebook's wall time
 
@@ -66,33 +67,6 @@ def discover(course: Path) -> list[str]:
     if not sol.is_dir():
         raise GradingError(f"{course}: no solutions/ folder (use --course to point at the course)")
     return sorted(p.name for p in sol.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
-
-
-def _env() -> dict[str, str]:
-    """nbgrader runs ``alembic`` from PATH and imports ``autograder`` from its config."""
-    bin_dir = str(Path(sys.executable).parent)
-    return {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
-            "PYTHONPATH": str(PACKAGE_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-
-
-def _fast_alembic() -> None:
-    """nbgrader asks `alembic heads` in a subprocess for every new gradebook: seconds each.
-    Answer it in this process (same value) and cache it."""
-    import functools
-
-    import nbgrader
-    import nbgrader.api
-
-    @functools.cache
-    def head() -> str:
-        from alembic.config import Config as AlembicConfig
-        from alembic.script import ScriptDirectory
-
-        cfg = AlembicConfig()
-        cfg.set_main_option("script_location", str(Path(nbgrader.__file__).parent / "alembic"))
-        return ScriptDirectory.from_config(cfg).get_current_head()
-
-    nbgrader.api.get_alembic_version = head
 
 
 def build_kit(course: Path, assignment: str, course_id: str) -> Kit:
@@ -122,8 +96,12 @@ def build_kit(course: Path, assignment: str, course_id: str) -> Kit:
             "a solution notebook in place) and grade again.")
     with tempfile.TemporaryDirectory(prefix="rnn-grade-kit-") as tmp:
         tmp = Path(tmp)
-        _generate(course, assignment, course_id, tmp)
-        release = tmp / "release" / assignment
+        try:
+            release = generate_assignment(assignment, release=tmp / "release", root=course,
+                                          source=course / "solutions", course_id=course_id,
+                                          db_url=f"sqlite:///{tmp / 'gradebook.db'}")
+        except RuntimeError as e:
+            raise GradingError(str(e)) from None
         notebooks, files = {}, []
         for src in sorted((course / "solutions" / assignment).glob("*.ipynb")):
             nb = nbformat.read(src, as_version=4)
@@ -186,32 +164,6 @@ def _release_sources(db: Path, course_id: str, assignment: str, released: Path) 
         gb.db.commit()
 
 
-def _generate(course: Path, assignment: str, course_id: str, tmp: Path) -> None:
-    """nbgrader generate_assignment, in this process, into tmp/release and tmp/gradebook.db.
-
-    The course's own nbgrader_config.py (header, preprocessors) is loaded first, so the kit
-    matches the released exercises; the folders and the database are then overridden.
-    """
-    from nbgrader.apps.api import NbGraderAPI
-    from nbgrader.coursedir import CourseDirectory
-    from traitlets.config import Config
-    from traitlets.config.loader import PyFileConfigLoader
-
-    c = Config()
-    if (course / "nbgrader_config.py").exists():
-        c.merge(PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config())
-    c.CourseDirectory.root = str(course)
-    c.CourseDirectory.source_directory = "solutions"
-    c.CourseDirectory.release_directory = str(tmp / "release")
-    c.CourseDirectory.course_id = course_id
-    c.CourseDirectory.db_url = f"sqlite:///{tmp / 'gradebook.db'}"
-    api = NbGraderAPI(coursedir=CourseDirectory(config=c), config=c)
-    out = api.generate_assignment(assignment, force=True, create=True)
-    if not out.get("success"):
-        raise GradingError(f"nbgrader generate_assignment {assignment} failed:\n"
-                           f"{out.get('log', '')[-3000:]}{out.get('error', '')[-3000:]}")
-
-
 def seed_gradebook(db_url: str, course_id: str, kits: list[Kit]) -> None:
     """Copy each kit's assignment, notebooks and cells into the instructor's gradebook."""
     from nbgrader.api import Gradebook
@@ -272,7 +224,7 @@ def grade_task(task: dict, kit_blob: bytes) -> dict:
         limit = 2 * task["limits"]["wall_s"] + SETUP_MARGIN_S  # the feedback run, then the scoring run
         with open(scratch / "worker.log", "wb") as log:
             proc = subprocess.Popen([sys.executable, "-m", "autograder.worker", str(scratch)],
-                                    stdout=log, stderr=subprocess.STDOUT, env=_env(),
+                                    stdout=log, stderr=subprocess.STDOUT, env=nbgrader_env(),
                                     start_new_session=True, cwd=scratch)
             try:
                 proc.wait(timeout=limit)
@@ -427,7 +379,7 @@ def grade(args) -> int:
     print(f"rnn-grade: {', '.join(names)} from {args.submissions} on {where}; sandbox: {mode} ({why})",
           file=sys.stderr)
 
-    _fast_alembic()
+    fast_alembic()
     phases, t = {}, time.monotonic()
     kits = {a: build_kit(course, a, args.course_id) for a in names}
     phases["kits_s"], t = round(time.monotonic() - t, 2), time.monotonic()
@@ -595,16 +547,19 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, help="submissions graded at once on this machine, each in "
                    "its own process (default: one per core, fewer if memory is short)")
     p.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786): grade on that cluster")
-    p.add_argument("--wall", type=float, default=900, help="wall-time limit per notebook, s (default 900)")
-    p.add_argument("--cell-timeout", type=float, default=300, help="time limit per cell, s (default 300)")
+    p.add_argument("--wall", type=float, default=contract.GRADER_WALL_S,
+                   help=f"wall-time limit per notebook, s (default {contract.GRADER_WALL_S})")
+    p.add_argument("--cell-timeout", type=float, default=contract.GRADER_CELL_S,
+                   help=f"time limit per cell, s (default {contract.GRADER_CELL_S})")
     p.add_argument("--mem", type=int, default=8192, help="address-space limit per kernel, MiB (default 8192; torch reserves much more address space than it uses)")
     p.add_argument("--nproc", type=int, default=64, help="processes+threads per sandbox (default 64)")
     p.add_argument("--package", action="append", default=None,
                    help="a package the notebooks import that the sandbox must see "
                         f"(default: {', '.join(DEFAULT_PACKAGES)})")
-    p.add_argument("--course-id", default="rnn-course", help="nbgrader course id (default rnn-course)")
-    p.add_argument("--test-timeout", type=float, default=60, help="time limit per test case of the "
-                   "scoring run, s (default 60)")
+    p.add_argument("--course-id", default=contract.COURSE_ID,
+                   help=f"nbgrader course id (default {contract.COURSE_ID})")
+    p.add_argument("--test-timeout", type=float, default=contract.GRADER_TEST_S,
+                   help=f"time limit per test case of the scoring run, s (default {contract.GRADER_TEST_S})")
     p.add_argument("--trust-timestamps", action="store_true", help="take a submission's timestamp.txt as "
                    "its submission time (off by default: a student can write that file)")
     p.add_argument("--no-sandbox", action="store_true", help="do not use bubblewrap (limits only)")
@@ -621,8 +576,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     args.package = args.package or list(DEFAULT_PACKAGES)
     if not args.course:
-        args.course = "." if Path("solutions").is_dir() else str(PACKAGE_ROOT)
-    os.environ["PATH"] = _env()["PATH"]  # nbgrader's Gradebook runs `alembic` for a new database
+        args.course = "." if Path("solutions").is_dir() else str(contract.ROOT)
+    os.environ["PATH"] = nbgrader_env()["PATH"]  # nbgrader's Gradebook runs `alembic` for a new database
     try:
         return grade(args)
     except GradingError as e:

@@ -48,10 +48,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from . import integrity
+from .course import HIDDEN_BEGIN, HIDDEN_END
 from .points import cell_points, shown
-
-HIDDEN_BEGIN = "BEGIN HIDDEN TESTS"
-HIDDEN_END = "END HIDDEN TESTS"
 
 # Options for every run. The order does not matter to pytest; the reasons do:
 PYTEST_ARGS = [

@@ -242,7 +242,7 @@ def _test_cell_statements(source: str) -> list[ast.stmt]:
 
 # --------------------------------------------------------------------------- the input
 
-HIDDEN_BEGIN, HIDDEN_END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
+from .course import HIDDEN_BEGIN, HIDDEN_END  # noqa: E402 - standard library only
 
 
 def course_cells(nb: dict) -> list[dict]:

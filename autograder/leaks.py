@@ -15,9 +15,10 @@ from pathlib import Path
 
 import nbformat
 
-MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+from .course import HIDDEN_BEGIN, HIDDEN_END, MARKERS, SOLUTION_BEGIN, SOLUTION_END
+
 MIN_CHARS = 24  # a normalised line shorter than this is not distinctive enough to count
-_BLOCKS = (("BEGIN SOLUTION", "END SOLUTION"), ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS"))
+_BLOCKS = ((SOLUTION_BEGIN, SOLUTION_END), (HIDDEN_BEGIN, HIDDEN_END))
 
 
 def _norm(line: str) -> str:

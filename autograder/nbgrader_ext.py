@@ -15,7 +15,7 @@ from pathlib import Path
 from nbgrader.plugins.export import CsvExportPlugin
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-from .cells import HIDDEN_BEGIN, HIDDEN_END
+from .course import HIDDEN_BEGIN, HIDDEN_END
 from .points import shown
 
 

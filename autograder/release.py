@@ -19,10 +19,8 @@ from __future__ import annotations
 import argparse
 import ast
 import json
-import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -30,32 +28,22 @@ from pathlib import Path
 import nbformat
 
 from . import leaks
+from .course import (  # noqa: F401 - ROOT, nbgrader_env: re-exported for the tools that release
+    EXERCISES,
+    POINTS_PER_EXERCISE,
+    ROOT,
+    SOLUTIONS,
+    WEIGHT_SUFFIXES,
+    assignments,
+    generate_assignment,
+    nbgrader_env,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-SOLUTIONS = ROOT / "solutions"
-EXERCISES = ROOT / "exercises"
-POINTS_PER_EXERCISE = 20.0
-# model files never belong in solutions/: a reference checkpoint there would be released or,
-# through nbgrader's copy of the source folder, handed to the grader in place of a student's
-WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".ckpt", ".pkl", ".bin", ".npz")
 CHECKPOINT_RE = re.compile(r"""^CHECKPOINT\s*=\s*["']([^"']+)["']""", re.M)
 
 
 class ReleaseError(RuntimeError):
     """A solution notebook breaks a course rule; the message names the cell."""
-
-
-def nbgrader_env() -> dict[str, str]:
-    """Environment for nbgrader subprocesses: it runs ``alembic`` from PATH, so put this
-    interpreter's bin folder first; and make the repository importable."""
-    bin_dir = str(Path(sys.executable).parent)
-    return {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
-            "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-
-
-def assignments(source: Path = SOLUTIONS) -> list[str]:
-    """Assignment names: the folders of ``solutions/`` that hold a notebook."""
-    return sorted(p.name for p in source.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
 
 
 def checkpoint_patterns(sources: list[str]) -> list[str]:
@@ -182,16 +170,11 @@ def generate_into(target: Path, names: list[str] | None = None,
         scratch = Path(scratch)
         out_dir = scratch / "release"
         for name in names:
-            cmd = [
-                sys.executable, "-m", "nbgrader", "generate_assignment", name, "--force", "--quiet",
-                f"--CourseDirectory.root={ROOT}",
-                f"--CourseDirectory.source_directory={source}",
-                f"--CourseDirectory.release_directory={out_dir}",
-                f"--CourseDirectory.db_url=sqlite:///{scratch / 'gradebook.db'}",
-            ]
-            proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=nbgrader_env())
-            if proc.returncode != 0:
-                raise ReleaseError(f"nbgrader generate_assignment {name} failed:\n{proc.stdout}\n{proc.stderr}")
+            try:
+                generate_assignment(name, release=out_dir, db_url=f"sqlite:///{scratch / 'gradebook.db'}",
+                                    source=source)
+            except RuntimeError as e:
+                raise ReleaseError(str(e)) from None
         secrets = leaks.secret_lines(source)
         written = []
         for name in names:

@@ -40,6 +40,11 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+try:
+    from .course import GRADER_CELL_S, GRADER_TEST_S, GRADER_WALL_S
+except ImportError:  # run as a plain script (the launcher, `python -I -S sandbox.py launch`): its
+    GRADER_CELL_S = GRADER_TEST_S = GRADER_WALL_S = None  # limits all come from the policy file
+
 HOME_IN_SANDBOX = "/home/student"
 UID_BASE = 100_000  # sandbox uid = UID_BASE + pid of the grading process (unique while it lives)
 SYSTEM_RO = ("/usr", "/etc", "/opt")
@@ -51,9 +56,9 @@ class Limits:
     """Per-submission limits. ``wall_s`` bounds the whole notebook (each of its two runs),
     ``cell_s`` each cell of the feedback run, ``test_s`` each test case of the scoring run."""
 
-    wall_s: float = 600.0
-    cell_s: float = 300.0
-    test_s: float = 60.0
+    wall_s: float = GRADER_WALL_S
+    cell_s: float = GRADER_CELL_S
+    test_s: float = GRADER_TEST_S
     mem_mb: int = 8192
     nproc: int = 64
     fsize_mb: int = 128

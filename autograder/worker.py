@@ -44,7 +44,8 @@ from pathlib import Path  # noqa: E402
 import nbformat  # noqa: E402
 
 from . import integrity, sandbox  # noqa: E402
-from .leaks import MARKERS, _norm  # noqa: E402
+from .course import MARKERS  # noqa: E402
+from .leaks import _norm  # noqa: E402
 from .points import cell_points  # noqa: E402
 
 ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")

@@ -41,7 +41,7 @@ if str(ROOT) not in sys.path:
 
 import nbformat  # noqa: E402
 
-from autograder.release import SOLUTIONS, assignments  # noqa: E402
+from autograder.course import SOLUTIONS, assignments, generate_assignment  # noqa: E402
 from scripts import bench_book  # noqa: E402
 
 OUT = ROOT / "docs" / "benchmarks" / "REPORT.md"
@@ -201,8 +201,7 @@ def autograde_seconds(assignment: str, student_dir: Path) -> float:
     course.mkdir(parents=True)
     nb_name = harness.notebook_name(assignment)
     py = sys.executable
-    harness._run([py, "-m", "nbgrader", "generate_assignment", assignment, "--force",
-                  *harness.course_args(course)], ROOT, 600)
+    generate_assignment(assignment, release=course / "release", db_url=f"sqlite:///{course / 'gradebook.db'}")
     dest = course / "submitted" / "solution" / assignment
     dest.mkdir(parents=True)
     nbformat.write(harness.make_submission(assignment), dest / nb_name)

@@ -35,7 +35,7 @@ import nbformat
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from autograder.batch import _env  # noqa: E402
+from autograder.course import generate_assignment, nbgrader_env  # noqa: E402
 from autograder.release import checkpoint_patterns  # noqa: E402
 from autograder.sandbox import KERNEL_COMPUTE_ENV  # noqa: E402
 
@@ -68,7 +68,7 @@ def checkpoint_files(exercise: str, given: Path | None, work: Path) -> list[Path
     train = work / "train"
     train.mkdir()
     shutil.copy(REPO / "solutions" / exercise / f"{exercise}.ipynb", train)
-    env = {k: v for k, v in _env().items() if k != "NBGRADER_EXECUTION"}
+    env = {k: v for k, v in nbgrader_env().items() if k != "NBGRADER_EXECUTION"}
     subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
                     "--ExecutePreprocessor.timeout=1200", f"{exercise}.ipynb", "--output", "trained.ipynb"],
                    cwd=train, env=env, check=True, capture_output=True)
@@ -122,12 +122,11 @@ def time_plain_nbgrader(work: Path, cls: Path, exercise: str) -> tuple[float, fl
         "c = get_config()\n"
         "c.CourseDirectory.ignore = ['.ipynb_checkpoints', '*.pyc', '__pycache__', 'feedback', 't_*.py']\n"
         "c.Execute.timeout = 900\n")
-    env = _env()
+    env = nbgrader_env()
     for f in (course / "source" / exercise).glob("*.safetensors"):
         f.unlink()  # the reference checkpoint would overwrite the students' copies
-    subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", exercise, "--force", "--quiet",
-                    "--CourseDirectory.release_directory=release"], cwd=course, env=env, check=True,
-                   capture_output=True)
+    generate_assignment(exercise, release=course / "release", db_url=f"sqlite:///{course / 'gradebook.db'}",
+                        source=course / "source", root=course)
     t = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", exercise, "--force"],
                           cwd=course, env=env, capture_output=True, text=True)
@@ -146,7 +145,7 @@ def time_grader(work: Path, cls: Path, exercise: str, workers: int) -> dict:
     t = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "autograder.batch", str(cls), "--out", str(out),
                            "--assignment", exercise, "--workers", str(workers), "--quiet"],
-                          env=_env(), capture_output=True, text=True)
+                          env=nbgrader_env(), capture_output=True, text=True)
     total = time.perf_counter() - t
     if proc.returncode:
         raise RuntimeError(proc.stdout[-3000:] + proc.stderr[-3000:])

@@ -34,12 +34,21 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.release import EXERCISES, ROOT, SOLUTIONS, assignments, nbgrader_env
+from autograder.course import (
+    EXERCISES,
+    ROOT,
+    SOLUTION_BEGIN,
+    SOLUTION_END,
+    SOLUTIONS,
+    assignments,
+    generate_assignment,
+    nbgrader_env,
+)
 
 VARIANTS_DIR = Path(__file__).parent / "variants"
 SCRATCH = Path(tempfile.mkdtemp(prefix="course-grading-"))
 atexit.register(shutil.rmtree, SCRATCH, ignore_errors=True)
-MARKER_LINES = ("### BEGIN SOLUTION", "### END SOLUTION")
+MARKER_LINES = (f"### {SOLUTION_BEGIN}", f"### {SOLUTION_END}")
 # Per-cell limit for the student run (training included); raise it on a loaded machine.
 STUDENT_RUN_TIMEOUT = int(os.environ.get("COURSE_STUDENT_RUN_TIMEOUT", "900"))
 
@@ -287,7 +296,7 @@ def _graded(assignment: str) -> Graded:
         shutil.rmtree(course)
     course.mkdir(parents=True)
     py = sys.executable
-    _run([py, "-m", "nbgrader", "generate_assignment", assignment, "--force", *course_args(course)], ROOT, 300)
+    generate_assignment(assignment, release=course / "release", db_url=f"sqlite:///{course / 'gradebook.db'}")
 
     submissions = {"solution": (make_submission(assignment), produced),
                    "blank": (make_submission(assignment, fill=False), [])}

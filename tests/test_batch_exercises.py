@@ -22,7 +22,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import batch
+from autograder import course
 from autograder import release as release_tool
 from tests import harness
 
@@ -72,7 +72,7 @@ def _cells(out: Path) -> dict[tuple[str, str], dict[str, tuple[float, float]]]:
 def _grade(cls: Path, out: Path, *extra: str) -> None:
     proc = subprocess.run([sys.executable, "-m", "autograder.batch", str(cls), "--course", str(REPO),
                            "--out", str(out), "--wall", "600", "--cell-timeout", "300", "--quiet",
-                           "--require-sandbox", *extra], capture_output=True, text=True, env=batch._env(),
+                           "--require-sandbox", *extra], capture_output=True, text=True, env=course.nbgrader_env(),
                           timeout=3600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 

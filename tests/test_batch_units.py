@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import batch, intake, integrity, report, sandbox, worker
+from autograder import batch, course, intake, integrity, report, sandbox, worker
 from autograder.integrity import module_aliases, protected_names, scan_source
 
 REPO = Path(__file__).resolve().parents[1]
@@ -348,7 +348,7 @@ def test_record_is_idempotent_and_keeps_manual_scores(tmp_path):
     """The coordinator's gradebook write: re-recording updates the same rows, adds none."""
     from nbgrader.api import Gradebook
 
-    batch._fast_alembic()
+    course.fast_alembic()
     db = f"sqlite:///{tmp_path / 'gb.db'}"
     with Gradebook(db, "c") as gb:
         gb.add_assignment("ex01")
@@ -470,7 +470,7 @@ def test_feedback_run_keeps_at_most_the_output_caps():
 def test_record_names_students_from_the_download_and_keeps_an_instructors_names(tmp_path):
     from nbgrader.api import Gradebook
 
-    batch._fast_alembic()
+    course.fast_alembic()
     db = f"sqlite:///{tmp_path / 'gb.db'}"
     with Gradebook(db, "c") as gb:
         gb.add_assignment("ex01")
@@ -508,7 +508,7 @@ def test_one_rounding_rule_in_cells_gradebook_csv_and_export(tmp_path):
     earned = {"t1": 2.86, "t2": points.cell_points(10, 5, 7), "t3": points.cell_points(1, 1, 6)}
     assert earned == {"t1": 2.86, "t2": 7.14, "t3": 0.17}
 
-    batch._fast_alembic()
+    course.fast_alembic()
     db = f"sqlite:///{tmp_path / 'gb.db'}"
     with Gradebook(db, "c") as gb:
         gb.add_assignment("ex01")

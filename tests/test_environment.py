@@ -44,3 +44,12 @@ def test_grade_exports_stay_out_of_git():
                  "grades_cells.csv"):
         proc = subprocess.run(["git", "check-ignore", "-q", name], cwd=ROOT)
         assert proc.returncode == 0, f"{name} is not ignored by git"
+
+
+def test_the_books_cell_limit_is_the_courses():
+    """_config.yml cannot import Python: its execution time limit must equal the course's
+    (autograder/course.py, which nbgrader_config.py uses)."""
+    from autograder.course import CELL_TIMEOUT_S
+
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert config["execute"]["timeout"] == CELL_TIMEOUT_S

@@ -19,6 +19,7 @@ import nbformat
 import pytest
 
 from autograder import batch, release
+from autograder.course import nbgrader_env
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests" / "redteam"))
@@ -46,7 +47,7 @@ def test_release_tool_refuses_a_source_folder_with_a_checkpoint(tmp_path):
 
 
 def test_rnn_grade_refuses_a_course_whose_solutions_hold_a_checkpoint(course, tmp_path, monkeypatch):
-    monkeypatch.setenv("PATH", batch._env()["PATH"])  # nbgrader runs alembic for a new gradebook
+    monkeypatch.setenv("PATH", nbgrader_env()["PATH"])  # nbgrader runs alembic for a new gradebook
     folder = course / "solutions" / A
     _reference(folder)
     try:
@@ -56,7 +57,7 @@ def test_rnn_grade_refuses_a_course_whose_solutions_hold_a_checkpoint(course, tm
             batch.build_kit(course, A, "rnn-course")
         proc = subprocess.run([sys.executable, "-m", "autograder.batch", str(tmp_path), "--course", str(course),
                                "--out", str(tmp_path / "out"), "--quiet"], capture_output=True, text=True,
-                              env=batch._env(), timeout=300)
+                              env=nbgrader_env(), timeout=300)
         assert proc.returncode == 2 and "reference checkpoint" in proc.stderr
     finally:
         for p in release.reference_checkpoints(folder):

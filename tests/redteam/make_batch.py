@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import pickle
-import subprocess
 import sys
 from pathlib import Path
 
@@ -527,16 +526,10 @@ def build_course(dest: Path) -> Path:
     # an exercise of the course that nobody hands in: it must not enter the gradebook
     (course / "solutions" / UNSUBMITTED).mkdir(parents=True, exist_ok=True)
     write(str(course / "solutions" / UNSUBMITTED / f"{UNSUBMITTED}.ipynb"), CELLS)
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-           "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "nbgrader", "generate_assignment", A, "--force", "--quiet",
-         f"--CourseDirectory.root={course}", "--CourseDirectory.source_directory=solutions",
-         f"--CourseDirectory.release_directory={course / 'release'}",
-         f"--CourseDirectory.db_url=sqlite:///{dest / 'release-gradebook.db'}"],
-        cwd=course, capture_output=True, text=True, env=env)
-    if proc.returncode:
-        raise RuntimeError(proc.stdout + proc.stderr)
+    from autograder.course import generate_assignment
+
+    generate_assignment(A, release=course / "release", db_url=f"sqlite:///{dest / 'release-gradebook.db'}",
+                        source=course / "solutions", root=course)
     return course
 
 
