@@ -210,7 +210,7 @@ def autograde_seconds(assignment: str, student_dir: Path) -> float:
             shutil.copy(f, dest / f.name)
     (dest / "timestamp.txt").write_text("2026-11-28 12:00:00.000000 UTC")
     t0 = time.perf_counter()
-    harness._run([py, "-m", "nbgrader", "autograde", assignment, "--force", *harness.course_args(course)],
+    harness.run_nbgrader([py, "-m", "nbgrader", "autograde", assignment, "--force", *harness.course_args(course)],
                  ROOT, 1800)
     return round(time.perf_counter() - t0, 1)
 

@@ -38,22 +38,7 @@ sys.path.insert(0, str(REPO))
 from autograder.course import generate_assignment, nbgrader_env  # noqa: E402
 from autograder.release import checkpoint_patterns  # noqa: E402
 from autograder.sandbox import KERNEL_COMPUTE_ENV  # noqa: E402
-
-
-def filled_solution(source: str) -> str:
-    return "\n".join(ln for ln in source.splitlines() if "BEGIN SOLUTION" not in ln and "END SOLUTION" not in ln)
-
-
-def correct_submission(exercise: str) -> nbformat.NotebookNode:
-    """The released notebook with every solution cell replaced by the solution's code."""
-    sol = nbformat.read(REPO / "solutions" / exercise / f"{exercise}.ipynb", as_version=4)
-    code = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in sol.cells}
-    nb = nbformat.read(REPO / "exercises" / exercise / f"{exercise}.ipynb", as_version=4)
-    for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution") and meta.get("grade_id") in code:
-            cell.source = filled_solution(code[meta["grade_id"]])
-    return nb
+from tests import harness  # noqa: E402
 
 
 def checkpoint_files(exercise: str, given: Path | None, work: Path) -> list[Path]:
@@ -76,7 +61,7 @@ def checkpoint_files(exercise: str, given: Path | None, work: Path) -> list[Path
 
 
 def make_class(root: Path, exercise: str, n: int, ckpts: list[Path]) -> list[Path]:
-    nb = correct_submission(exercise)
+    nb = harness.make_submission(exercise)
     folders = []
     for i in range(n):
         d = root / f"student{i:02d}" / exercise

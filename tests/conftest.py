@@ -16,6 +16,15 @@ if str(ROOT) not in sys.path:
 pytest_plugins = ["tests.xdist_groups"]
 
 
+@pytest.fixture(scope="session")
+def book_build():
+    """The book, built once per test session by the tests of the "book" xdist group (one
+    worker): test_book checks the build itself, the others read its HTML."""
+    from tests.book import build_book
+
+    return build_book()
+
+
 def pytest_runtest_setup(item):
     if item.get_closest_marker("needs_bwrap") is None:
         return

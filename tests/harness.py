@@ -28,6 +28,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,7 +161,7 @@ def make_submission(assignment: str, variant: dict | None = None, *, fill: bool 
     return nb
 
 
-def _run(cmd: list[str], cwd: Path, timeout: int) -> subprocess.CompletedProcess:
+def run_nbgrader(cmd: list[str], cwd: Path, timeout: int) -> subprocess.CompletedProcess:
     proc = subprocess.run(cmd, cwd=cwd, env=nbgrader_env(), capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd[2:5])} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
@@ -317,8 +318,8 @@ def _graded(assignment: str) -> Graded:
             make_files[student](dest)
         (dest / "timestamp.txt").write_text("2026-11-28 12:00:00.000000 UTC")
 
-    _run([py, "-m", "nbgrader", "autograde", assignment, "--force", *course_args(course)], ROOT, 3600)
-    _run([py, "-m", "nbgrader", "generate_feedback", assignment, "--force", *course_args(course)], ROOT, 600)
+    run_nbgrader([py, "-m", "nbgrader", "autograde", assignment, "--force", *course_args(course)], ROOT, 3600)
+    run_nbgrader([py, "-m", "nbgrader", "generate_feedback", assignment, "--force", *course_args(course)], ROOT, 600)
 
     result = Graded(assignment, course, seconds)
     result.student_view = student_view(student_dir / nb_name)
@@ -346,3 +347,59 @@ def all_variants() -> list[tuple[str, str]]:
 
 def all_alternatives() -> list[tuple[str, str]]:
     return [(a, v) for a in assignments() for v in load_alternatives(a)]
+
+
+# --------------------------------------------------------------------------- authoring
+# Small helpers to write nbgrader source notebooks from Python (the red-team course and the
+# clean-room tests build theirs this way); a notebook in solutions/ is edited in Jupyter.
+
+def _authored_meta(grade_id: str, *, grade=False, solution=False, locked=True, points=None) -> dict:
+    m = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": 3,
+         "solution": solution, "task": False}
+    if points is not None:
+        m["points"] = points
+    return {"nbgrader": m}
+
+
+def _authored_src(text: str) -> str:
+    # Cell code is written inside r"""...""" strings, where docstrings must be escaped.
+    return textwrap.dedent(text).strip("\n").replace('\\"\\"\\"', '"""')
+
+
+def md(grade_id: str, text: str):
+    """A locked markdown cell."""
+    c = nbformat.v4.new_markdown_cell(_authored_src(text), metadata=_authored_meta(grade_id))
+    c.id = grade_id
+    return c
+
+
+def readonly(grade_id: str, code: str):
+    """A locked code cell (imports, given helpers)."""
+    c = nbformat.v4.new_code_cell(_authored_src(code), metadata=_authored_meta(grade_id))
+    c.id = grade_id
+    return c
+
+
+def solution(grade_id: str, code: str):
+    """An editable cell with ### BEGIN SOLUTION / ### END SOLUTION regions."""
+    c = nbformat.v4.new_code_cell(_authored_src(code), metadata=_authored_meta(grade_id, solution=True, locked=False))
+    c.id = grade_id
+    return c
+
+
+def tests(grade_id: str, code: str, points: float):
+    """A locked autograder test cell; its code must end with run_tests(points=points)."""
+    c = nbformat.v4.new_code_cell(_authored_src(code), metadata=_authored_meta(grade_id, grade=True, points=points))
+    c.id = grade_id
+    return c
+
+
+def write(path: str, cells: list) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata = {
+        "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+    }
+    nb.cells = cells
+    nbformat.validate(nb)
+    nbformat.write(nb, path)

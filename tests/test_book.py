@@ -1,35 +1,19 @@
 """The book builds strictly (chapters executed, warnings are errors) and leaks nothing."""
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-import yaml
 
 from autograder import leaks
 from autograder.release import SOLUTIONS
+from tests.book import HTML, ROOT, toc_pages
 
-ROOT = Path(__file__).resolve().parent.parent
-HTML = ROOT / "_build" / "html"
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("book")]
 
 
-def toc_pages() -> list[str]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    pages = [toc["root"]]
-    for part in toc.get("parts", []):
-        pages += [c["file"] for c in part["chapters"]]
-    return pages
-
-
 @pytest.fixture(scope="module")
-def build():
-    jb = Path(sys.executable).parent / "jupyter-book"
-    proc = subprocess.run([str(jb), "build", str(ROOT), "--warningiserror", "--nitpick", "--keep-going"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=3000)
-    return proc
+def build(book_build):
+    return book_build
 
 
 def test_book_builds_without_warnings(build):

@@ -1,7 +1,7 @@
 """What a reader of the built book expects beyond "it builds": described figures, exercise
 downloads, launch links, references that link, no asset from the network.
 
-Static checks of ``_build/html`` (built by tests/test_book.py in the same worker). Pages still
+Static checks of ``_build/html`` (the session's one build, ``conftest.book_build``). Pages still
 marked "This chapter is being written" are skipped where a check needs a written chapter.
 """
 
@@ -14,11 +14,16 @@ import pytest
 import yaml
 from bs4 import BeautifulSoup
 
-from tests.test_book import HTML, ROOT, toc_pages
+from tests.book import HTML, ROOT, toc_pages
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("book")]
 PLACEHOLDER = "This chapter is being written"
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _built_book(book_build):
+    """Every check here reads the session's build of the book."""
 
 
 def _built() -> list[str]:

@@ -1,18 +1,16 @@
 """The built book as a reader sees it: every page in headless Chromium, with no network.
 
-Runs after ``tests/test_book.py`` in the same worker (``xdist_group("book")``) and reuses
-its build; builds the book itself only when ``_build/html`` is missing. Screenshots of the
+Reads the session's one build of the book (``conftest.book_build``, shared by the "book"
+xdist group). Screenshots of the
 landing page and of the first written chapter go to ``_build/screenshots/`` (CI artifacts).
 """
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.book import HTML, ROOT, toc_pages
 from tests.browser import crawl, ensure_chromium, first_real_chapter
-from tests.test_book import HTML, ROOT, toc_pages
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("book")]
 SHOTS = ROOT / "_build" / "screenshots"
@@ -25,11 +23,7 @@ def chapter_for_screenshot() -> str:
 
 
 @pytest.fixture(scope="module")
-def report():
-    if not (HTML / LANDING).exists():
-        jb = Path(sys.executable).parent / "jupyter-book"
-        subprocess.run([str(jb), "build", str(ROOT), "--keep-going"], cwd=ROOT,
-                       capture_output=True, text=True, timeout=3000)
+def report(book_build):
     if not (HTML / LANDING).exists():
         pytest.fail(f"the book is not built: no {HTML / LANDING}")
     if ensure_chromium() is None:

@@ -19,7 +19,7 @@ import pytest
 from autograder import leaks
 from autograder.release import SOLUTIONS
 from scripts.make_bundle import NAME, forbidden, make_bundle
-from tests.test_book import HTML, ROOT
+from tests.book import HTML, ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("book")]
 TORCH_SPEC = os.environ.get("TORCH_SPEC", "torch==2.13.0")
@@ -30,10 +30,9 @@ MARKER_DEFINITIONS = {"autograder/cells.py", "autograder/integrity.py"}
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory):
+def bundle(tmp_path_factory, book_build):
     if not (HTML / "index.html").exists():
-        jb = Path(sys.executable).parent / "jupyter-book"
-        subprocess.run([str(jb), "build", str(ROOT), "--keep-going"], cwd=ROOT, capture_output=True, timeout=3000)
+        pytest.fail(f"the book is not built (no {HTML / 'index.html'}):\n{book_build.stdout[-3000:]}")
     out = tmp_path_factory.mktemp("bundle")
     folder, zpath = make_bundle(out)
     extracted = out / "unzipped"

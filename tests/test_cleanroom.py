@@ -148,7 +148,7 @@ def test_parametrized_cases_are_named_as_pytest_names_them():
 
 
 def test_release_refuses_a_course_cell_that_calls_student_code(tmp_path):
-    from scripts.nbauthor import readonly, solution, tests, write
+    from tests.harness import readonly, solution, tests, write
 
     cells = [readonly("setup", "import numpy as np\nfrom autograder import run_tests"),
              solution("f", "def f(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION"),

@@ -5,7 +5,7 @@ import subprocess
 import sys
 import textwrap
 
-from tests.conftest import ROOT
+from autograder.course import ROOT
 
 CONFTEST = """
 import os

@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from scripts.nbauthor import md, readonly, solution, tests, write  # noqa: E402
+from tests.harness import md, readonly, solution, tests, write  # noqa: E402
 
 A = "rt01_mini"
 UNSUBMITTED = "rt02_not_handed_in"
