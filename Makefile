@@ -17,13 +17,13 @@ help:  ## list the targets
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q $(TORCH_SPEC)
-	$(BIN)/pip install -q -e ".[book,dev]"
+	$(BIN)/pip install -q -e ".[instructor,book,dev]"
 	touch $@
 
 all: exercises book  ## release exercises/ from solutions/ and build the HTML book
 
 exercises: $(BIN)/.installed  ## regenerate exercises/ from solutions/ (nbgrader generate_assignment)
-	$(BIN)/python -m autograder.release generate
+	$(BIN)/python -m rnngrade.release generate
 
 book: $(BIN)/.installed  ## build the HTML book into _build/html (chapters executed, warnings are errors)
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
@@ -53,7 +53,7 @@ gpu-check:  ## on a GPU machine: train ex06/ex07, time to threshold, CPU/GPU rat
 	$(or $(wildcard $(BIN)/python),python3) scripts/gpu_check.py --out $(or $(OUT),_build/gpu-check)
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check rnncourse autograder tests scripts
+	$(BIN)/ruff check rnncourse autograder rnngrade tests scripts
 
 clean:
 	rm -rf _build grading dist

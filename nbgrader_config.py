@@ -3,13 +3,13 @@ everything a grading run writes (submissions, autograded notebooks, feedback, th
 exported grades) lives under grading/, which git ignores.
 
 Run nbgrader from the repository root (the README's instructor workflow). The settings
-themselves live in autograder/course.py (``configure_nbgrader``), which the course's own
+themselves live in rnngrade/course.py (``configure_nbgrader``), which the course's own
 tools share.
 """
 
 import os
 
-from autograder.course import configure_nbgrader
+from rnngrade.course import configure_nbgrader
 
 c = get_config()  # noqa: F821 - provided by nbgrader
 configure_nbgrader(c, os.path.dirname(os.path.abspath(__file__)))

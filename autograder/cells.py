@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from . import integrity
-from .course import HIDDEN_BEGIN, HIDDEN_END
+from .markers import HIDDEN_BEGIN, HIDDEN_END
 from .points import cell_points, shown
 
 # Options for every run. The order does not matter to pytest; the reasons do:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 
 # Each assertion helper first raises the audit event ``autograder.check``. In the grader's
-# scoring run (``autograder.cleanroom``) the test process's audit hook then checks that no
+# scoring run (``rnngrade.cleanroom``) the test process's audit hook then checks that no
 # library function or helper has been replaced, at the moment the comparison is made; anywhere
 # else the event is a no-op. The hook is reached through a keyword default (``_audit``): the
 # scoring run forbids reading or changing the defaults of the grader's functions.

@@ -7,7 +7,7 @@ a few builtins, and the attributes of the torch modules the oracles use;
 names in the notebook's namespace (``np``, ``assert_close``, ...) that no longer point to
 the real thing. A cell run against a patched library scores 0.
 
-Static. The batch grader (``autograder.batch``) also reads each submission's code before
+Static. The batch grader (``rnngrade.batch``) also reads each submission's code before
 running it: ``scan_source`` reports assignments or ``setattr``/``delattr`` on attributes of
 those modules, rebinding the names the locked cells define, ``sys.modules`` and import-system
 tricks, ``ctypes``/``gc``, IPython and kernel internals, ``exec``/``eval``/``__import__``

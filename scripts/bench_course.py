@@ -41,7 +41,7 @@ if str(ROOT) not in sys.path:
 
 import nbformat  # noqa: E402
 
-from autograder.course import SOLUTIONS, assignments, generate_assignment  # noqa: E402
+from rnngrade.course import SOLUTIONS, assignments, generate_assignment  # noqa: E402
 from scripts import bench_book  # noqa: E402
 
 OUT = ROOT / "docs" / "benchmarks" / "REPORT.md"

@@ -35,9 +35,9 @@ import nbformat
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from autograder.course import generate_assignment, nbgrader_env  # noqa: E402
-from autograder.release import checkpoint_patterns  # noqa: E402
-from autograder.sandbox import KERNEL_COMPUTE_ENV  # noqa: E402
+from rnngrade.course import generate_assignment, nbgrader_env  # noqa: E402
+from rnngrade.release import checkpoint_patterns  # noqa: E402
+from rnngrade.sandbox import KERNEL_COMPUTE_ENV  # noqa: E402
 from tests import harness  # noqa: E402
 
 
@@ -128,7 +128,7 @@ def time_plain_nbgrader(work: Path, cls: Path, exercise: str) -> tuple[float, fl
 def time_grader(work: Path, cls: Path, exercise: str, workers: int) -> dict:
     out = work / f"grader{workers}"
     t = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "autograder.batch", str(cls), "--out", str(out),
+    proc = subprocess.run([sys.executable, "-m", "rnngrade.batch", str(cls), "--out", str(out),
                            "--assignment", exercise, "--workers", str(workers), "--quiet"],
                           env=nbgrader_env(), capture_output=True, text=True)
     total = time.perf_counter() - t

@@ -6,11 +6,11 @@ The bundle holds
 
 - ``book/``: the built HTML book (``_build/html``), readable offline;
 - ``exercises/``: the released notebooks (``exercises/``, generated from ``solutions/``);
-- ``wheels/rnn_course_student-<version>-py3-none-any.whl``: the teaching package
-  ``rnncourse`` and the part of ``autograder`` that a notebook's visible tests import
-  (``run_tests``, the checks, the oracles, the integrity snapshot), with the dependencies
-  a student needs; nbgrader and the instructor tools (release, leak scan, batch grader,
-  nbgrader extensions and templates) are left out;
+- ``wheels/rnn_course_student-<version>-py3-none-any.whl``: the student's two packages as
+  they are, the teaching package ``rnncourse`` and the test-cell helper ``autograder``
+  (``run_tests``, the checks, the oracles, the integrity snapshot), with the project's own
+  dependencies, which are the student's; the instructor's package ``rnngrade`` and its
+  extra (nbgrader, dask) are not in it;
 - ``README.md``: how to start.
 
 Never inside (checked here and by tests/test_bundle.py): solutions, hidden tests, wrong
@@ -20,7 +20,6 @@ variants, reference checkpoints, gradebooks, ``nbgrader_config.py``.
 from __future__ import annotations
 
 import argparse
-import ast
 import re
 import shutil
 import subprocess
@@ -36,12 +35,9 @@ EXERCISES = ROOT / "exercises"
 NAME = "student-bundle"
 # The course's PyTorch pin has one home, the Makefile; the bundle's README repeats it.
 TORCH_SPEC = re.search(r"^TORCH_SPEC \?= (\S+)$", (ROOT / "Makefile").read_text(), re.M).group(1)
-# Not for students: nbgrader is the instructor's tool; the jsonschema pin only speeds up
-# the instructor's build and grading processes.
-NOT_FOR_STUDENTS = {"nbgrader", "jsonschema"}
-# autograder modules that must never reach a student (grading tools, not test helpers).
-INSTRUCTOR_MODULES = {"release", "leaks", "nbgrader_ext", "batch", "intake", "report", "sandbox",
-                      "worker"}
+# The student's packages, shipped as they are: the teaching package and the test-cell helper.
+# The instructor's package (rnngrade) and its dependencies never reach a student.
+STUDENT_PACKAGES = ("rnncourse", "autograder")
 # File-name rules shared with tests/test_bundle.py.
 FORBIDDEN_PARTS = {"solutions", "variants", "grading", "gradebook", "autograded", "submitted", "feedback"}
 FORBIDDEN_NAMES = re.compile(r"(^nbgrader_config\.py$|gradebook|\.db$|\.sqlite3?$|\.safetensors$|\.pt$|"
@@ -65,93 +61,14 @@ def forbidden(rel: str) -> str | None:
 
 # ----------------------------------------------------------------------------- the wheel
 
-def _imported_autograder_modules(source: str, package: list[str] | None = None) -> set[str]:
-    """autograder submodules (``cells``, ``oracles.rnn``) that ``source`` imports.
-
-    ``package``: where ``source`` lives, as parts below ``autograder`` (``[]`` for the package
-    itself, ``["oracles"]`` for ``autograder/oracles/*.py``), to resolve relative imports."""
-    lines = [ln for ln in source.splitlines() if not ln.lstrip().startswith(("%", "!"))]
-    try:
-        tree = ast.parse("\n".join(lines))
-    except SyntaxError:
-        return set()
-    found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                if package is None:
-                    continue
-                base = package[: len(package) - (node.level - 1)] if node.level > 1 else package
-                mod = ".".join(["autograder", *base, *([node.module] if node.module else [])])
-            else:
-                mod = node.module or ""
-            names = [mod] + [f"{mod}.{a.name}" for a in node.names]
-        else:
-            continue
-        for n in names:
-            if n == "autograder" or n.startswith("autograder."):
-                found.add(n.removeprefix("autograder").lstrip("."))
-    return found
-
-
-def _module_file(pkg: Path, dotted: str) -> Path | None:
-    if not dotted:
-        return pkg / "__init__.py"
-    base = pkg.joinpath(*dotted.split("."))
-    if base.with_suffix(".py").is_file():
-        return base.with_suffix(".py")
-    if (base / "__init__.py").is_file():
-        return base / "__init__.py"
-    return None
-
-
-def student_autograder_files(notebooks: list[Path]) -> list[Path]:
-    """The autograder files that the released notebooks need, closed over their imports."""
-    import nbformat
-
-    pkg = ROOT / "autograder"
-    wanted = {""}  # autograder/__init__.py: importing any submodule runs it
-    for nb_path in notebooks:
-        nb = nbformat.read(nb_path, as_version=4)
-        for cell in nb.cells:
-            if cell.cell_type == "code":
-                wanted |= _imported_autograder_modules(cell.source)
-    wanted.add("oracles")  # public by design (docs/exercises.md, "Oracles"): ship the whole family
-    files, todo = set(), list(wanted)
-    while todo:
-        dotted = todo.pop()
-        path = _module_file(pkg, dotted)
-        if path is None:
-            continue  # a name imported from a module (``from autograder import run_tests``)
-        if path in files:
-            continue
-        files.add(path)
-        if path.name == "__init__.py" and dotted == "oracles":
-            for sub in sorted(path.parent.glob("*.py")):
-                todo.append(f"oracles.{sub.stem}")
-        package = list(path.parent.relative_to(pkg).parts)
-        todo.extend(_imported_autograder_modules(path.read_text(), package))
-    bad = sorted(f.relative_to(ROOT).as_posix() for f in files if f.stem in INSTRUCTOR_MODULES)
-    if bad:
-        raise BundleError(f"the student package would include instructor modules: {bad}")
-    return sorted(files)
-
-
-def build_wheel(dest: Path, notebooks: list[Path]) -> Path:
+def build_wheel(dest: Path) -> Path:
     """Build rnn_course_student-<version>-py3-none-any.whl into ``dest``."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    deps = [d for d in project["dependencies"]
-            if re.split(r"[<>=!~ \[]", d, maxsplit=1)[0].lower() not in NOT_FOR_STUDENTS]
+    deps = project["dependencies"]  # the student runtime's; the instructor's are an extra
     with tempfile.TemporaryDirectory(prefix="student-wheel-") as tmp:
         stage = Path(tmp) / "src"
-        shutil.copytree(ROOT / "rnncourse", stage / "rnncourse",
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        for f in student_autograder_files(notebooks):
-            target = stage / f.relative_to(ROOT)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(f, target)
+        for package in STUDENT_PACKAGES:
+            shutil.copytree(ROOT / package, stage / package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         deps_toml = ",\n    ".join(f'"{d}"' for d in deps)
         (stage / "pyproject.toml").write_text(f'''[build-system]
 requires = ["setuptools>=61"]
@@ -170,7 +87,7 @@ dependencies = [
 jupyter = ["notebook>=7", "ipywidgets>=8"]
 
 [tool.setuptools.packages.find]
-include = ["rnncourse*", "autograder*"]
+include = [{", ".join(f'"{p}*"' for p in STUDENT_PACKAGES)}]
 ''')
         dest.mkdir(parents=True, exist_ok=True)
         proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
@@ -225,7 +142,7 @@ def make_bundle(out: Path, html: Path = HTML) -> tuple[Path, Path]:
     shutil.copytree(html, folder / "book", ignore=shutil.ignore_patterns(".buildinfo", ".doctrees"))
     shutil.copytree(EXERCISES, folder / "exercises",
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "*.safetensors"))
-    wheel = build_wheel(folder / "wheels", notebooks)
+    wheel = build_wheel(folder / "wheels")
     (folder / "README.md").write_text(README.format(wheel=wheel.name, torch=TORCH_SPEC, name=NAME))
 
     files = sorted(p for p in folder.rglob("*") if p.is_file())

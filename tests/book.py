@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from autograder.course import ROOT
+from rnngrade.course import ROOT
 
 HTML = ROOT / "_build" / "html"
 

@@ -28,7 +28,7 @@ def book_build():
 def pytest_runtest_setup(item):
     if item.get_closest_marker("needs_bwrap") is None:
         return
-    from autograder import sandbox
+    from rnngrade import sandbox
 
     mode, why = sandbox.probe()
     if mode == "bwrap":

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.course import (
+from rnngrade.course import (
     EXERCISES,
     ROOT,
     SOLUTION_BEGIN,

@@ -22,8 +22,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import course
-from autograder import release as release_tool
+from rnngrade import course
+from rnngrade import release as release_tool
 from tests import harness
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,7 +70,7 @@ def _cells(out: Path) -> dict[tuple[str, str], dict[str, tuple[float, float]]]:
 
 
 def _grade(cls: Path, out: Path, *extra: str) -> None:
-    proc = subprocess.run([sys.executable, "-m", "autograder.batch", str(cls), "--course", str(REPO),
+    proc = subprocess.run([sys.executable, "-m", "rnngrade.batch", str(cls), "--course", str(REPO),
                            "--out", str(out), "--wall", "600", "--cell-timeout", "300", "--quiet",
                            "--require-sandbox", *extra], capture_output=True, text=True, env=course.nbgrader_env(),
                           timeout=3600)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import batch, course, leaks
+from rnngrade import batch, course, leaks
 
 sys.path.insert(0, str(Path(__file__).parent / "redteam"))
 import make_batch  # noqa: E402
@@ -53,7 +53,7 @@ def _tree_hash(root: Path) -> str:
 
 
 def _grader(*args: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "autograder.batch", *args, "--quiet"],
+    proc = subprocess.run([sys.executable, "-m", "rnngrade.batch", *args, "--quiet"],
                           capture_output=True, text=True, env=course.nbgrader_env(), timeout=1800)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc

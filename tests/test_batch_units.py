@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder import batch, course, intake, integrity, report, sandbox, worker
+from autograder import integrity
 from autograder.integrity import module_aliases, protected_names, scan_source
+from rnngrade import batch, course, intake, report, sandbox, worker
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -325,7 +326,7 @@ def test_summary_and_csv(tmp_path):
 
 
 def test_cli_help_lists_layouts():
-    out = subprocess.run([sys.executable, "-m", "autograder.batch", "--help"], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "rnngrade.batch", "--help"], capture_output=True, text=True)
     assert out.returncode == 0
     for word in ("LMS zip", "--scheduler", "--db", "--workers", "grades.csv"):
         assert word in out.stdout
@@ -500,7 +501,7 @@ def test_one_rounding_rule_in_cells_gradebook_csv_and_export(tmp_path):
 
     from autograder import points
     from autograder.cells import CellReport, TestResult
-    from autograder.nbgrader_ext import RoundedCsvExport
+    from rnngrade.nbgrader_ext import RoundedCsvExport
 
     cell = CellReport(points=4, results=[TestResult(f"t{i}", False, i < 5) for i in range(7)])
     tests = {"tests": [{"outcome": "passed" if i < 5 else "failed"} for i in range(7)]}

@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from autograder import leaks
-from autograder.release import SOLUTIONS
+from rnngrade import leaks
+from rnngrade.release import SOLUTIONS
 from tests.book import HTML, ROOT, toc_pages
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("book")]

@@ -7,17 +7,19 @@ itself when that is missing). The bundle is made into a scratch folder, not ``di
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
+import tomllib
 import zipfile
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from autograder import leaks
-from autograder.release import SOLUTIONS
+from rnngrade import leaks
+from rnngrade.release import SOLUTIONS
 from scripts.make_bundle import NAME, forbidden, make_bundle
 from tests.book import HTML, ROOT
 
@@ -26,7 +28,7 @@ TORCH_SPEC = os.environ.get("TORCH_SPEC", "torch==2.13.0")
 # Text files scanned for solution and hidden-test lines (the wheel's files are scanned too).
 TEXT_SUFFIXES = {".ipynb", ".html", ".htm", ".md", ".py", ".txt", ".json", ".js", ".csv", ".toml", ".cfg", ""}
 # Public protocol names that are not secrets: the autograder's own code names its markers.
-MARKER_DEFINITIONS = {"autograder/cells.py", "autograder/integrity.py"}
+MARKER_DEFINITIONS = {"autograder/cells.py", "autograder/integrity.py", "autograder/markers.py"}
 
 
 @pytest.fixture(scope="module")
@@ -101,11 +103,19 @@ def test_wheel_holds_only_what_students_need(bundle):
     names = zipfile.ZipFile(_wheel(root)).namelist()
     tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert tops == {"rnncourse", "autograder"}, f"unexpected packages in the student wheel: {tops}"
-    tools = [n for n in names if Path(n).stem in {"release", "leaks", "nbgrader_ext", "batch"}
-             or "/templates/" in n]
-    assert not tools, f"instructor tools in the student wheel: {tools}"
+    shipped = {n for n in names if n.endswith(".py")}
+    for package in ("rnncourse", "autograder"):  # each shipped as it is, no file picked out
+        here = {p.relative_to(ROOT).as_posix() for p in (ROOT / package).rglob("*.py")
+                if "__pycache__" not in p.parts}
+        assert {n for n in shipped if n.startswith(package + "/")} == here
     meta = zipfile.ZipFile(_wheel(root)).read(next(n for n in names if n.endswith("METADATA"))).decode()
-    assert "nbgrader" not in meta.lower(), "the student wheel depends on nbgrader"
+    requires = {line.split(":", 1)[1].strip() for line in meta.splitlines() if line.startswith("Requires-Dist:")}
+    student = {r for r in requires if "extra ==" not in r}
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert {re.split(r"[<>=!~ \[;(]", r, maxsplit=1)[0] for r in student} == \
+        {re.split(r"[<>=!~ \[;(]", r, maxsplit=1)[0] for r in project["dependencies"]}
+    tools = [r for r in requires if re.match(r"(nbgrader|dask|distributed|jsonschema)\b", r)]
+    assert not tools, f"the student wheel depends on instructor tools: {tools}"
 
 
 def test_no_solution_or_hidden_test_text_anywhere(bundle, tmp_path):

@@ -1,4 +1,4 @@
-"""The scoring run (autograder.cleanroom) on its own, without a sandbox: fast checks of what
+"""The scoring run (rnngrade.cleanroom) on its own, without a sandbox: fast checks of what
 it loads, how it names test cases, and that a test process cannot forge its verdict.
 
 The full grader runs the same attacks inside bubblewrap in tests/test_batch_redteam.py.
@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import cleanroom, release
+from rnngrade import cleanroom, release
 
 SETUP = "import numpy as np\nfrom autograder import assert_close\n"
 TEST = '''
@@ -41,7 +41,7 @@ def _score(student: str, tmp_path: Path, timeout: float = 20) -> dict:
               "hidden": ["test_hidden_double"], "points": 4.0}]
     (tmp_path / "in.json").write_text(json.dumps({"cells": cells}))
     r, w = os.pipe()
-    proc = subprocess.Popen([sys.executable, "-I", "-m", "autograder.cleanroom", str(tmp_path / "in.json"), str(w),
+    proc = subprocess.Popen([sys.executable, "-I", "-m", "rnngrade.cleanroom", str(tmp_path / "in.json"), str(w),
                              str(timeout)], pass_fds=[w], cwd=tmp_path, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     os.close(w)

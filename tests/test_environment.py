@@ -17,7 +17,7 @@ def _name(req: str) -> str:
 def test_environment_yml_matches_pyproject():
     py = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     wanted = {_name(r) for r in py["dependencies"]}
-    wanted |= {_name(r) for group in ("book", "dev") for r in py["optional-dependencies"][group]}
+    wanted |= {_name(r) for group in ("instructor", "book", "dev") for r in py["optional-dependencies"][group]}
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     have = set()
     for dep in env["dependencies"]:
@@ -48,8 +48,8 @@ def test_grade_exports_stay_out_of_git():
 
 def test_the_books_cell_limit_is_the_courses():
     """_config.yml cannot import Python: its execution time limit must equal the course's
-    (autograder/course.py, which nbgrader_config.py uses)."""
-    from autograder.course import CELL_TIMEOUT_S
+    (rnngrade/course.py, which nbgrader_config.py uses)."""
+    from rnngrade.course import CELL_TIMEOUT_S
 
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     assert config["execute"]["timeout"] == CELL_TIMEOUT_S

@@ -8,8 +8,8 @@ the same xdist worker (``xdist_group``).
 import nbformat
 import pytest
 
-from autograder import leaks
-from autograder.release import SOLUTIONS, assignments
+from rnngrade import leaks
+from rnngrade.release import SOLUTIONS, assignments
 from tests.harness import all_alternatives, all_variants, graded, load_alternatives, load_variants
 
 ASSIGNMENTS = assignments()

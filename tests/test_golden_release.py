@@ -3,7 +3,7 @@
 
 ``tests/fixtures/golden/source/mini/mini.ipynb`` is a tiny nbgrader source notebook: one
 solution cell, one test cell with visible and hidden tests, 20 points. The course's release
-pipeline (``autograder.release.generate_into``: lint, ``nbgrader generate_assignment`` with the
+pipeline (``rnngrade.release.generate_into``: lint, ``nbgrader generate_assignment`` with the
 course's config and header, normalise, leak scan) turns it into a student notebook that must
 equal ``tests/fixtures/golden/release/mini/mini.ipynb``, ignoring cell ids and nbgrader
 checksums (which change with nbgrader versions, not with what the student sees).
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import release
+from rnngrade import release
 
 GOLDEN = Path(__file__).parent / "fixtures" / "golden"
 SOURCE = GOLDEN / "source"

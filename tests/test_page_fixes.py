@@ -3,7 +3,7 @@
 import sys
 from types import SimpleNamespace
 
-from autograder.course import ROOT
+from rnngrade.course import ROOT
 
 sys.path.insert(0, str(ROOT / "book" / "_ext"))
 import page_fixes  # noqa: E402

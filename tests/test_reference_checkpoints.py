@@ -18,8 +18,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import batch, release
-from autograder.course import nbgrader_env
+from rnngrade import batch, release
+from rnngrade.course import nbgrader_env
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests" / "redteam"))
@@ -55,7 +55,7 @@ def test_rnn_grade_refuses_a_course_whose_solutions_hold_a_checkpoint(course, tm
                                                                            "rt01_model.safetensors"]
         with pytest.raises(batch.GradingError, match="reference checkpoint"):
             batch.build_kit(course, A, "rnn-course")
-        proc = subprocess.run([sys.executable, "-m", "autograder.batch", str(tmp_path), "--course", str(course),
+        proc = subprocess.run([sys.executable, "-m", "rnngrade.batch", str(tmp_path), "--course", str(course),
                                "--out", str(tmp_path / "out"), "--quiet"], capture_output=True, text=True,
                               env=nbgrader_env(), timeout=300)
         assert proc.returncode == 2 and "reference checkpoint" in proc.stderr
@@ -71,7 +71,7 @@ def _plain_course(course: Path, root: Path):
     that runs an nbgrader command there."""
     shutil.copytree(course / "solutions", root / "solutions")
     shutil.copy(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
-    shutil.copytree(REPO / "autograder" / "templates", root / "autograder" / "templates")
+    shutil.copytree(REPO / "rnngrade" / "templates", root / "rnngrade" / "templates")
     (root / "grading").mkdir()
     env = {**os.environ, "PYTHONPATH": str(REPO), "PATH": f"{Path(sys.executable).parent}{os.pathsep}"
                                                             f"{os.environ.get('PATH', '')}"}
@@ -85,7 +85,7 @@ def _plain_course(course: Path, root: Path):
 def test_plain_nbgrader_refuses_to_release_a_reference_checkpoint(course, tmp_path):
     """`nbgrader generate_assignment` with the course's config stops when the source folder
     holds a trained model, and leaves no release behind (no sys.argv test in the config: a
-    preprocessor, autograder.nbgrader_ext.RefuseReferenceCheckpoints)."""
+    preprocessor, rnngrade.nbgrader_ext.RefuseReferenceCheckpoints)."""
     root = tmp_path / "course"
     nbgrader = _plain_course(course, root)
     _reference(root / "solutions" / A)

@@ -5,8 +5,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import leaks, release
-from autograder.release import EXERCISES, SOLUTIONS, ReleaseError, assignments
+from rnngrade import leaks, release
+from rnngrade.release import EXERCISES, SOLUTIONS, ReleaseError, assignments
 
 
 def test_there_are_exercises():

@@ -5,7 +5,7 @@ import subprocess
 import sys
 import textwrap
 
-from autograder.course import ROOT
+from rnngrade.course import ROOT
 
 CONFTEST = """
 import os

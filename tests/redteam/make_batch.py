@@ -526,7 +526,7 @@ def build_course(dest: Path) -> Path:
     # an exercise of the course that nobody hands in: it must not enter the gradebook
     (course / "solutions" / UNSUBMITTED).mkdir(parents=True, exist_ok=True)
     write(str(course / "solutions" / UNSUBMITTED / f"{UNSUBMITTED}.ipynb"), CELLS)
-    from autograder.course import generate_assignment
+    from rnngrade.course import generate_assignment
 
     generate_assignment(A, release=course / "release", db_url=f"sqlite:///{dest / 'release-gradebook.db'}",
                         source=course / "solutions", root=course)

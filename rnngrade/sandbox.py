@@ -1,10 +1,10 @@
 """Run a student's notebook kernel in a sandbox: limits, no network, a private file view.
 
-The batch grader (``autograder.batch``) never runs student code in its own process:
+The batch grader (``rnngrade.batch``) never runs student code in its own process:
 nbgrader executes each notebook through a Jupyter kernel, and the kernelspec that the
 grader installs for that run starts the kernel through this file::
 
-    python -I -S autograder/sandbox.py launch POLICY.json -- python -m ipykernel_launcher -f CONN
+    python -I -S rnngrade/sandbox.py launch POLICY.json -- python -m ipykernel_launcher -f CONN
 
 ``launch`` (still outside the sandbox) sets the resource limits, hands the kernel's
 working folder to a throw-away user id, and replaces itself with bubblewrap:

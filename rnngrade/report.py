@@ -7,7 +7,7 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .points import shown
+from autograder.points import shown
 
 
 @dataclass

@@ -7,8 +7,9 @@ scripts read them from here; ``_config.yml`` cannot import Python, so a test che
 cell time limit is ``CELL_TIMEOUT_S``. The authors' guide (docs/exercises.md) explains what
 the markers and points mean to an author.
 
-Standard library only at import: the notebook-side helper (``autograder.cells``) and the
-scoring run (``autograder.cleanroom``) read the markers too.
+Standard library only at import (nbgrader is imported by the functions that use it): the
+scoring run (``rnngrade.cleanroom``) reads the markers from here. The markers themselves live
+with the notebook-side helper (``autograder.markers``), which reads them too.
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ EXERCISES = ROOT / "exercises"  # nbgrader's release folder: what students get
 GRADING = ROOT / "grading"  # every grading output (ignored by git)
 POINTS_PER_EXERCISE = 20.0
 
-# nbgrader's markers. Solutions: the release replaces the block with a stub. Hidden tests:
-# the release drops the block; feedback shows a hidden test's name and pass/fail only.
-SOLUTION_BEGIN, SOLUTION_END = "BEGIN SOLUTION", "END SOLUTION"
-HIDDEN_BEGIN, HIDDEN_END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
-MARKERS = (SOLUTION_BEGIN, SOLUTION_END, HIDDEN_BEGIN, HIDDEN_END)
+from autograder.markers import (  # noqa: E402, F401 - the contract names them too
+    HIDDEN_BEGIN,
+    HIDDEN_END,
+    MARKERS,
+    SOLUTION_BEGIN,
+    SOLUTION_END,
+)
 
 # Files in an assignment folder that nbgrader never copies (releasing or grading).
 IGNORE = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "t_*.py"]
@@ -96,7 +99,7 @@ def configure_nbgrader(c, root: Path = ROOT) -> None:
     c.ExportPlugin.to = str(root / GRADING.name / "grades.csv")
     c.Execute.timeout = CELL_TIMEOUT_S
     c.ExecutePreprocessor.timeout = CELL_TIMEOUT_S
-    c.IncludeHeaderFooter.header = str(ROOT / "autograder" / "templates" / "header.ipynb")
+    c.IncludeHeaderFooter.header = str(ROOT / "rnngrade" / "templates" / "header.ipynb")
     # A reference checkpoint left in solutions/ (running a solution notebook there makes one)
     # must never replace a student's: `nbgrader autograde` copies the source folder's files
     # over each submission, except these. The release tool, rnn-grade and `nbgrader

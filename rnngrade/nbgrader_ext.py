@@ -15,8 +15,9 @@ from pathlib import Path
 from nbgrader.plugins.export import CsvExportPlugin
 from nbgrader.preprocessors import NbGraderPreprocessor
 
+from autograder.points import shown
+
 from .course import HIDDEN_BEGIN, HIDDEN_END
-from .points import shown
 
 
 def strip_hidden(source: str) -> tuple[str, int]:

@@ -12,8 +12,8 @@ How it works (docs/grading.md has the instructor's version):
 * One **task** per (student, assignment) runs ``grade_task``: on a local thread pool, or on
   a Dask cluster with ``--scheduler`` — the same function either way. It unpacks the kit
   and the submission into a scratch folder and grades them in a fresh process
-  (``python -m autograder.worker``) whose Jupyter kernel runs in the sandbox
-  (``autograder.sandbox``); it returns scores, flags, errors, the autograded notebook and
+  (``python -m rnngrade.worker``) whose Jupyter kernel runs in the sandbox
+  (``rnngrade.sandbox``); it returns scores, flags, errors, the autograded notebook and
   the feedback HTML, and deletes the scratch folder.
 * The coordinator is the ONLY writer of the gradebook: as results arrive it updates the
   student's submission rows in one transaction (nbgrader's unique keys make a re-run
@@ -41,8 +41,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from autograder import points
+
 from . import course as contract
-from . import intake, leaks, points, report, sandbox
+from . import intake, leaks, report, sandbox
 from .course import fast_alembic, generate_assignment, nbgrader_env
 
 DEFAULT_PACKAGES = ["autograder", "rnncourse"]
@@ -84,8 +86,9 @@ def build_kit(course: Path, assignment: str, course_id: str) -> Kit:
     """
     import nbformat
 
+    from autograder.integrity import module_aliases, protected_names
+
     from . import cleanroom
-    from .integrity import module_aliases, protected_names
     from .release import checkpoint_patterns, reference_checkpoints
 
     found = reference_checkpoints(course / "solutions" / assignment)
@@ -223,7 +226,7 @@ def grade_task(task: dict, kit_blob: bytes) -> dict:
         (scratch / "task.json").write_text(json.dumps(meta))
         limit = 2 * task["limits"]["wall_s"] + SETUP_MARGIN_S  # the feedback run, then the scoring run
         with open(scratch / "worker.log", "wb") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "autograder.worker", str(scratch)],
+            proc = subprocess.Popen([sys.executable, "-m", "rnngrade.worker", str(scratch)],
                                     stdout=log, stderr=subprocess.STDOUT, env=nbgrader_env(),
                                     start_new_session=True, cwd=scratch)
             try:
@@ -571,7 +574,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    sys.modules.setdefault("rfc3987_syntax", None)  # see autograder/worker.py
+    sys.modules.setdefault("rfc3987_syntax", None)  # see rnngrade/worker.py
     warnings.filterwarnings("ignore", message=".*not in session.*")  # nbgrader's SQLAlchemy noise
     args = parser().parse_args(argv)
     args.package = args.package or list(DEFAULT_PACKAGES)

@@ -1,7 +1,7 @@
 """The scoring run: a submission's score, computed where the student's code cannot reach it.
 
-``python -I -m autograder.cleanroom INPUT.json REPORT_FD`` runs inside the sandbox
-(``autograder.sandbox``), started by the grading worker (``autograder.worker``). It never
+``python -I -m rnngrade.cleanroom INPUT.json REPORT_FD`` runs inside the sandbox
+(``rnngrade.sandbox``), started by the grading worker (``rnngrade.worker``). It never
 runs a notebook and never starts IPython or pytest. INPUT.json holds one notebook's cells in
 order, each marked ``instructor`` (locked cells, from the course), ``test`` (test cells with
 their hidden tests, from the course) or ``student`` (the student's cells, from the
@@ -755,7 +755,7 @@ def _not_dumpable() -> None:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 3:
-        sys.stderr.write("usage: python -I -m autograder.cleanroom INPUT.json REPORT_FD TEST_TIMEOUT_S\n")
+        sys.stderr.write("usage: python -I -m rnngrade.cleanroom INPUT.json REPORT_FD TEST_TIMEOUT_S\n")
         return 2
     with open(argv[0], encoding="utf-8") as f:
         data = json.load(f)

@@ -1,7 +1,7 @@
 """Generate exercises/ from solutions/ with nbgrader, check the result, detect drift.
 
-    python -m autograder.release generate        # rewrite exercises/ (the one command)
-    python -m autograder.release check           # exit 1 if exercises/ is out of date
+    python -m rnngrade.release generate        # rewrite exercises/ (the one command)
+    python -m rnngrade.release check           # exit 1 if exercises/ is out of date
 
 Steps, in this order (each needs the previous one's output):
 
@@ -114,7 +114,7 @@ def lint_source(nb_path: Path) -> float:
 
 
 def _lint_top_level_calls(nb_path: Path, nb) -> None:
-    """The scoring run (``autograder.cleanroom``) executes the course's locked and test cells in
+    """The scoring run (``rnngrade.cleanroom``) executes the course's locked and test cells in
     the process that writes the report, before any test process exists: their top-level code
     must not call what the student writes (do it inside a test function instead)."""
     from .cleanroom import names_used_at_load, python_source
@@ -220,7 +220,7 @@ def check(names: list[str] | None = None) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder.release", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m rnngrade.release", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["generate", "check"])
     parser.add_argument("assignments", nargs="*", help="assignment names (default: all)")

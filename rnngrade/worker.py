@@ -1,8 +1,8 @@
-"""Grade ONE submission in a fresh process: ``python -m autograder.worker SCRATCH``.
+"""Grade ONE submission in a fresh process: ``python -m rnngrade.worker SCRATCH``.
 
-Started by ``autograder.batch.grade_task`` (on the local pool or on a Dask worker), never
+Started by ``rnngrade.batch.grade_task`` (on the local pool or on a Dask worker), never
 by hand. Everything here is the instructor's code; the student's code runs only inside the
-Jupyter kernel, which the kernelspec written below starts through ``autograder/sandbox.py``.
+Jupyter kernel, which the kernelspec written below starts through ``rnngrade/sandbox.py``.
 
 SCRATCH holds ``task.json``, the grading kit of the assignment (``kit/``: a scratch
 gradebook seeded by ``nbgrader generate_assignment``, and ``kit.json``) and the submission
@@ -43,10 +43,12 @@ from pathlib import Path  # noqa: E402
 
 import nbformat  # noqa: E402
 
-from . import integrity, sandbox  # noqa: E402
+from autograder import integrity  # noqa: E402
+from autograder.points import cell_points  # noqa: E402
+
+from . import sandbox  # noqa: E402
 from .course import MARKERS  # noqa: E402
 from .leaks import _norm  # noqa: E402
-from .points import cell_points  # noqa: E402
 
 ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 CELL_OUTPUT_CAP = 512 * 2**10  # bytes of outputs kept per cell of the feedback run
@@ -354,7 +356,7 @@ def _add_scores_to_notebook(path: Path, report: dict) -> None:
 
 def score_notebook(scratch: Path, task: dict, kit: dict, name: str, nb: nbformat.NotebookNode,
                    limits: sandbox.Limits) -> dict:
-    """The scoring run of one notebook (``autograder.cleanroom``) in its own sandbox.
+    """The scoring run of one notebook (``rnngrade.cleanroom``) in its own sandbox.
 
     Its folder holds only the release's data files and the submission's checkpoint files;
     its report comes back through a pipe that no test process holds, capped in bytes.
@@ -379,7 +381,9 @@ def score_notebook(scratch: Path, task: dict, kit: dict, name: str, nb: nbformat
     for f in sub_dir.iterdir() if sub_dir.is_dir() else []:
         if f.is_file() and not f.is_symlink() and any(fnmatch.fnmatch(f.name, p) for p in patterns):
             shutil.copyfile(f, work / f.name)
-    packages = package_dirs(task["packages"])
+    # the scoring run is the grader's own code (rnngrade.cleanroom); the student's kernel, in
+    # the feedback run, sees only the course's packages (task["packages"])
+    packages = package_dirs([*task["packages"], "rnngrade"])
     policy = sandbox.Policy(
         mode=task["mode"], workdir=str(work), ipc_dir=str(work), limits=limits,
         ro_paths=sandbox.python_ro_paths() + packages + [str(inputs)],
@@ -388,7 +392,7 @@ def score_notebook(scratch: Path, task: dict, kit: dict, name: str, nb: nbformat
     policy.dump(pol_path)
     r, w = os.pipe()
     cmd = [sys.executable, "-I", "-S", sandbox.__file__, "launch", str(pol_path), "--",
-           sys.executable, "-I", "-m", "autograder.cleanroom", str(inputs / f"{name}.json"), str(w),
+           sys.executable, "-I", "-m", "rnngrade.cleanroom", str(inputs / f"{name}.json"), str(w),
            str(limits.test_s)]
     with open(scratch / f"scoring-{name}.log", "wb") as log:
         proc = subprocess.Popen(cmd, pass_fds=[w], stdout=log, stderr=subprocess.STDOUT,
