@@ -347,10 +347,9 @@ def zero_result(task: dict, kit: Kit, errors: list[str]) -> dict:
 
 def check_feedback(page: str, secrets: set[str], own: set[str]) -> list[str]:
     """Lines of a feedback page that show hidden material (the worker's redaction, checked again)."""
-    from .worker import _is_secret
 
     hidden = secrets - own
-    return [line for line in leaks.html_to_text(page).splitlines() if _is_secret(line, hidden)]
+    return [line for line in leaks.html_to_text(page).splitlines() if leaks.shows_secret(line, hidden)]
 
 
 def grade(args) -> int:
@@ -476,7 +475,7 @@ def _write_files(out: Path, task: dict, res: dict, secrets: set[str]) -> report.
     own = set()
     for rel, data in task["files"].items():
         if rel.endswith(".ipynb"):
-            own |= {leaks._norm(x) for x in _notebook_lines(data)}
+            own |= {leaks.normalise(x) for x in _notebook_lines(data)}
     errors = list(res.get("errors", []))
     for name, nb_text in res.get("autograded", {}).items():
         dest = out / "autograded" / student / assignment / f"{name}.ipynb"

@@ -21,7 +21,7 @@ MIN_CHARS = 24  # a normalised line shorter than this is not distinctive enough 
 _BLOCKS = ((SOLUTION_BEGIN, SOLUTION_END), (HIDDEN_BEGIN, HIDDEN_END))
 
 
-def _norm(line: str) -> str:
+def normalise(line: str) -> str:
     return " ".join(line.split())
 
 
@@ -48,15 +48,15 @@ def secret_lines(solutions: Path) -> set[str]:
         nb = nbformat.read(nb_path, as_version=4)
         for cell in nb.cells:
             i, o = split_secret(cell.source)
-            inside.update(_norm(x) for x in i)
-            outside.update(_norm(x) for x in o)
+            inside.update(normalise(x) for x in i)
+            outside.update(normalise(x) for x in o)
     return {x for x in inside - outside if len(x) >= MIN_CHARS and not x.startswith("#")}
 
 
 def scan_text(text: str, secrets: set[str]) -> list[str]:
     """Secret lines and markers that occur in ``text`` (compared line by line, normalised)."""
     found = [m for m in MARKERS if m in text]
-    lines = {_norm(x) for x in text.splitlines()}
+    lines = {normalise(x) for x in text.splitlines()}
     found += sorted(s for s in secrets if s in lines)
     return found
 
@@ -94,3 +94,15 @@ def scan_path(path: Path, secrets: set[str]) -> dict[str, list[str]]:
         if found:
             report[str(f)] = found
     return report
+
+
+ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+TRACE_PREFIX = re.compile(r"^\s*(?:-*>\s*\d+|\d+|>|E)\s+")  # a traceback's line-number or pytest prefix
+
+
+def shows_secret(line: str, secrets) -> bool:
+    """Does an output ``line`` show a secret line (whole, or behind a traceback prefix) or a marker?"""
+    plain = ANSI_RE.sub("", line)
+    if any(m in plain for m in MARKERS):
+        return True
+    return normalise(plain) in secrets or normalise(TRACE_PREFIX.sub("", plain, count=1)) in secrets

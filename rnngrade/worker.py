@@ -32,7 +32,6 @@ sys.modules.setdefault("rfc3987_syntax", None)
 
 import json  # noqa: E402
 import os  # noqa: E402
-import re  # noqa: E402
 import select  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
@@ -47,10 +46,8 @@ from autograder import integrity  # noqa: E402
 from autograder.points import cell_points  # noqa: E402
 
 from . import sandbox  # noqa: E402
-from .course import MARKERS  # noqa: E402
-from .leaks import _norm  # noqa: E402
+from .leaks import normalise, shows_secret  # noqa: E402
 
-ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 CELL_OUTPUT_CAP = 512 * 2**10  # bytes of outputs kept per cell of the feedback run
 NOTEBOOK_OUTPUT_CAP = 4 * 2**20
 REDACTED = "[line removed from feedback: it matches the instructor's hidden material]"
@@ -244,7 +241,7 @@ def _redact_class():
                 return text
             lines = text.split("\n")
             for i, line in enumerate(lines):
-                if _is_secret(line, RedactSecrets.secrets):
+                if shows_secret(line, RedactSecrets.secrets):
                     lines[i] = REDACTED
                     RedactSecrets.redacted += 1
             return "\n".join(lines)
@@ -253,17 +250,6 @@ def _redact_class():
 
 
 # what tracebacks put before a source line: IPython's "---> 12 " / "     12 ", pytest's ">   ", "E   "
-TRACE_PREFIX = re.compile(r"^\s*(?:-*>\s*\d+|\d+|>|E)\s+")
-
-
-def _is_secret(line: str, secrets) -> bool:
-    """Does ``line`` show a secret line (whole, or behind a traceback prefix) or a marker?"""
-    plain = ANSI_RE.sub("", line)
-    if any(m in plain for m in MARKERS):
-        return True
-    return _norm(plain) in secrets or _norm(TRACE_PREFIX.sub("", plain, count=1)) in secrets
-
-
 # --------------------------------------------------------------------------- steps
 
 def check_notebooks(sub_dir: Path, kit: dict) -> tuple[dict[str, nbformat.NotebookNode], list[str]]:
@@ -652,7 +638,7 @@ def _feedback(scratch, task, kit, valid, graded_dir, result, tamper) -> dict[str
     from nbgrader.coursedir import CourseDirectory
 
     student, assignment = task["student"], task["assignment"]
-    own = {_norm(x) for nb in valid.values() for c in nb.cells for x in c.source.splitlines()}
+    own = {normalise(x) for nb in valid.values() for c in nb.cells for x in c.source.splitlines()}
     secrets = {s for s in kit["secrets"] if s not in own}
     out: dict[str, str] = {}
     have = [n for n in valid if (graded_dir / f"{n}.ipynb").exists()]

@@ -166,7 +166,7 @@ def test_feedback_holds_no_hidden_test_or_solution_line(graded):
     for page in pages:
         student = page.parts[-3]
         submitted = cls / student / make_batch.A / f"{make_batch.A}.ipynb"
-        own = {leaks._norm(x) for x in batch._notebook_lines(submitted.read_bytes())} if submitted.exists() else set()
+        own = {leaks.normalise(x) for x in batch._notebook_lines(submitted.read_bytes())} if submitted.exists() else set()
         found = leaks.scan_path(page, secret - own)  # a student's own code is not a leak to them
         found = found.get(str(page), []) + batch.check_feedback(page.read_text(), secret, own)
         if found:
@@ -199,7 +199,7 @@ def test_no_hidden_line_reaches_feedback_even_encoded(graded):
     decoded += [t[::-1] for t in re.findall(r"REV:(.*)", page)]
     text = "\n".join(decoded).replace(" | ", "\n")
     assert "def test_scaled_tanh_small" in text  # the dump did run
-    assert not [h for h in hidden if h in {leaks._norm(x) for x in text.splitlines()}]
+    assert not [h for h in hidden if h in {leaks.normalise(x) for x in text.splitlines()}]
     assert "x_hidden" not in text and "z_hidden" not in text and "x_secret" not in text
 
 

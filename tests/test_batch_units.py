@@ -15,7 +15,7 @@ import pytest
 
 from autograder import integrity
 from autograder.integrity import module_aliases, protected_names, scan_source
-from rnngrade import batch, course, intake, report, sandbox, worker
+from rnngrade import batch, course, intake, leaks, report, sandbox, worker
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -295,14 +295,14 @@ def test_rlimit_mode_bounds_memory(tmp_path):
 
 def test_redaction_catches_prefixed_and_ansi_lines():
     secret = "mse_hidden = float(((model(x_secret) - y_secret) ** 2).mean())"
-    assert worker._is_secret(f"     12 {secret}", {secret})
-    assert worker._is_secret(f"\x1b[0;32m---> 12\x1b[0m {secret}", {secret})
-    assert worker._is_secret(f">       {secret}", {secret})
-    assert worker._is_secret(f"        {secret}", {secret})
-    assert worker._is_secret("### END HIDDEN TESTS", set())
-    assert not worker._is_secret("mse = float(((model(x) - y) ** 2).mean())", {secret})
+    assert leaks.shows_secret(f"     12 {secret}", {secret})
+    assert leaks.shows_secret(f"\x1b[0;32m---> 12\x1b[0m {secret}", {secret})
+    assert leaks.shows_secret(f">       {secret}", {secret})
+    assert leaks.shows_secret(f"        {secret}", {secret})
+    assert leaks.shows_secret("### END HIDDEN TESTS", set())
+    assert not leaks.shows_secret("mse = float(((model(x) - y) ** 2).mean())", {secret})
     # a line that merely contains a short secret statement is the student's own business
-    assert not worker._is_secret("def rnn_forward(x, a0, params):", {"rnn_forward(x, a0, params)"})
+    assert not leaks.shows_secret("def rnn_forward(x, a0, params):", {"rnn_forward(x, a0, params)"})
 
 
 def test_cell_score_counts_the_scoring_runs_passed_cases():
