@@ -38,7 +38,7 @@ import traceback
 import warnings
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from autograder import points
@@ -62,6 +62,50 @@ class Kit:
     assignment: str
     blob: bytes  # tar.gz: gradebook.db, source/<assignment>/..., kit.json
     info: dict
+
+
+@dataclass
+class Task:
+    """One submission to grade: what travels from the coordinator to wherever it is graded
+    (a thread of the local pool or a Dask worker). ``files``: the submission's bytes by path
+    relative to its assignment folder, as the intake allow-list kept them."""
+
+    student: str
+    assignment: str
+    files: dict[str, bytes]
+    course_id: str
+    limits: dict  # sandbox.Limits as a dict
+    packages: list[str]
+    errors: list[str] = field(default_factory=list)  # the intake's, for this submission
+    timestamp: str | None = None  # timestamp.txt, believed only with --trust-timestamps
+    names: tuple[str, str] | None = None  # (first, last) from the download
+    no_sandbox: bool = False
+    require_sandbox: bool = False
+    scratch_base: str | None = None
+    keep_scratch: bool = False
+
+    def job(self, mode: str) -> dict:
+        """What the worker process reads (``task.json``): no submission bytes, no names."""
+        return {"student": self.student, "assignment": self.assignment, "course_id": self.course_id,
+                "limits": self.limits, "packages": self.packages, "mode": mode,
+                "intake_errors": list(self.errors)}
+
+
+@dataclass
+class Plan:
+    """What ``grade`` decided before grading anything."""
+
+    kits: dict[str, Kit]
+    tasks: list[Task]
+    secrets: dict[str, set[str]]  # assignment -> lines that must never reach feedback
+    problems: list[str]  # intake problems that belong to no submission
+    limits: sandbox.Limits
+    db_url: str
+    where: str
+    workers: int | None
+    mode: str
+    why: str
+    phases: dict[str, float]
 
 
 def discover(course: Path) -> list[str]:
@@ -196,35 +240,33 @@ def seed_gradebook(db_url: str, course_id: str, kits: list[Kit]) -> None:
 
 # --------------------------------------------------------------------------- one task
 
-def grade_task(task: dict, kit_blob: bytes) -> dict:
+def grade_task(task: Task, kit_blob: bytes) -> dict:
     """Grade one submission in a fresh process; return its result. Never raises.
 
     Runs wherever it is scheduled (a local thread, a Dask worker): the machine running it
-    decides whether bubblewrap is usable. ``task["files"]`` holds the submission's bytes.
+    decides whether bubblewrap is usable.
     """
     t0 = time.monotonic()
-    base = {"student": task["student"], "assignment": task["assignment"]}
-    scratch = Path(tempfile.mkdtemp(prefix="rnn-grade-", dir=task.get("scratch_base") or None))
+    base = {"student": task.student, "assignment": task.assignment}
+    scratch = Path(tempfile.mkdtemp(prefix="rnn-grade-", dir=task.scratch_base or None))
     try:
-        mode, why = ("rlimit", "--no-sandbox") if task.get("no_sandbox") else sandbox.probe()
-        if mode != "bwrap" and task.get("require_sandbox"):
+        mode, why = ("rlimit", "--no-sandbox") if task.no_sandbox else sandbox.probe()
+        if mode != "bwrap" and task.require_sandbox:
             return {**base, "errors": [f"not graded: no sandbox on this machine ({why})"],
                     "infrastructure": True}
         os.chmod(scratch, 0o755)
         with tarfile.open(fileobj=io.BytesIO(kit_blob)) as tar:
             tar.extractall(scratch / "kit", filter="data")
-        sub = scratch / "submitted" / task["student"] / task["assignment"]
+        sub = scratch / "submitted" / task.student / task.assignment
         sub.mkdir(parents=True)
-        for rel, data in task["files"].items():
+        for rel, data in task.files.items():
             dest = (sub / rel).resolve()
             if not dest.is_relative_to(sub.resolve()):
                 continue
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_bytes(data)
-        meta = {k: task[k] for k in ("student", "assignment", "course_id", "limits", "packages")}
-        meta.update(mode=mode, intake_errors=task.get("errors", []))
-        (scratch / "task.json").write_text(json.dumps(meta))
-        limit = 2 * task["limits"]["wall_s"] + SETUP_MARGIN_S  # the feedback run, then the scoring run
+        (scratch / "task.json").write_text(json.dumps(task.job(mode)))
+        limit = 2 * task.limits["wall_s"] + SETUP_MARGIN_S  # the feedback run, then the scoring run
         with open(scratch / "worker.log", "wb") as log:
             proc = subprocess.Popen([sys.executable, "-m", "rnngrade.worker", str(scratch)],
                                     stdout=log, stderr=subprocess.STDOUT, env=nbgrader_env(),
@@ -253,7 +295,7 @@ def grade_task(task: dict, kit_blob: bytes) -> dict:
         return {**base, "infrastructure": True, "errors": ["the grader failed on this submission"],
                 "log_tail": traceback.format_exc()[-3000:], "seconds": time.monotonic() - t0}
     finally:
-        if task.get("keep_scratch"):
+        if task.keep_scratch:
             print(f"kept {scratch}", file=sys.stderr)
         else:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -261,28 +303,28 @@ def grade_task(task: dict, kit_blob: bytes) -> dict:
 
 # --------------------------------------------------------------------------- executors
 
-def run_local(tasks: list[dict], kits: dict[str, Kit], workers: int) -> Iterator[tuple[dict, dict]]:
+def run_local(tasks: list[Task], kits: dict[str, Kit], workers: int) -> Iterator[tuple[Task, dict]]:
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grade") as pool:
-        futures = {pool.submit(grade_task, t, kits[t["assignment"]].blob): t for t in tasks}
+        futures = {pool.submit(grade_task, t, kits[t.assignment].blob): t for t in tasks}
         for fut in as_completed(futures):
             yield futures[fut], fut.result()
 
 
-def run_dask(tasks: list[dict], kits: dict[str, Kit], address: str) -> Iterator[tuple[dict, dict]]:
+def run_dask(tasks: list[Task], kits: dict[str, Kit], address: str) -> Iterator[tuple[Task, dict]]:
     from distributed import Client, as_completed
 
     with Client(address, timeout="30s") as client:
         blobs = {a: client.scatter(k.blob, broadcast=True, hash=False) for a, k in kits.items()}
-        futures = [client.submit(grade_task, t, blobs[t["assignment"]], pure=False, retries=1,
-                                 key=f"grade-{t['student']}-{t['assignment']}-{time.monotonic_ns()}")
+        futures = [client.submit(grade_task, t, blobs[t.assignment], pure=False, retries=1,
+                                 key=f"grade-{t.student}-{t.assignment}-{time.monotonic_ns()}")
                    for t in tasks]
         owner = {f.key: t for f, t in zip(futures, tasks, strict=True)}
         for fut, res in as_completed(futures, with_results=True, raise_errors=False):
             t = owner[fut.key]
             if not isinstance(res, dict):  # the task itself failed on the worker (worker lost...)
-                res = {"student": t["student"], "assignment": t["assignment"], "infrastructure": True,
+                res = {"student": t.student, "assignment": t.assignment, "infrastructure": True,
                        "errors": [f"the Dask task failed: {res!r}"[:500]]}
             yield t, res
 
@@ -337,12 +379,12 @@ def record(gb, result: dict, timestamp: str | None, names: tuple[str, str] | Non
     gb.db.commit()
 
 
-def zero_result(task: dict, kit: Kit, errors: list[str]) -> dict:
+def zero_result(task: Task, kit: Kit, errors: list[str]) -> dict:
     """Scores of 0 for every cell, for a submission that produced no result."""
     nbs = {name: {"grades": {gid: {"auto_score": 0.0, "manual_score": None, "needs_manual_grade": False}
                              for gid in spec["grade_cells"]}, "comments": {}}
            for name, spec in kit.info["notebooks"].items()}
-    return {"student": task["student"], "assignment": task["assignment"], "notebooks": nbs, "errors": errors}
+    return {"student": task.student, "assignment": task.assignment, "notebooks": nbs, "errors": errors}
 
 
 def check_feedback(page: str, secrets: set[str], own: set[str]) -> list[str]:
@@ -353,6 +395,20 @@ def check_feedback(page: str, secrets: set[str], own: set[str]) -> list[str]:
 
 
 def grade(args) -> int:
+    """``rnn-grade``: plan (kits, intake, gradebook), run (local pool or Dask), record (the
+    gradebook and the files, one submission at a time, as results arrive), report."""
+    plan = make_plan(args)
+    results = (run_dask(plan.tasks, plan.kits, args.scheduler) if args.scheduler
+               else run_local(plan.tasks, plan.kits, plan.workers))
+    t0 = time.monotonic()
+    rows, timings = record_all(plan, results, Path(args.out).resolve(), args)
+    write_reports(plan, rows, timings, time.monotonic() - t0, Path(args.out).resolve(), args)
+    return 0
+
+
+def make_plan(args) -> Plan:
+    """Everything decided before grading: limits, where it runs, the sandbox, one kit per
+    exercise, the submissions (intake), and the gradebook seeded with the exercises graded."""
     course = Path(args.course).resolve()
     out = Path(args.out).resolve()
     for d in ("autograded", "feedback", "submitted"):
@@ -390,90 +446,97 @@ def grade(args) -> int:
         batch = intake.read(Path(args.submissions), spec)
     except (OSError, zipfile.BadZipFile) as e:
         raise GradingError(f"cannot read the submissions: {e}") from None
-    tasks = []
-    for s in batch.submissions:
-        tasks.append({"student": s.student, "assignment": s.assignment, "files": s.files, "errors": s.errors,
-                      "timestamp": s.timestamp, "names": s.names, "course_id": args.course_id, "limits": limits.__dict__,
-                      "packages": args.package, "no_sandbox": args.no_sandbox,
-                      "require_sandbox": args.require_sandbox, "scratch_base": args.scratch,
-                      "keep_scratch": args.keep_scratch})
-    secrets = {a: set(k.info["secrets"]) for a, k in kits.items()}
+    tasks = [Task(student=s.student, assignment=s.assignment, files=s.files, errors=s.errors,
+                  timestamp=s.timestamp, names=s.names, course_id=args.course_id, limits=limits.__dict__,
+                  packages=args.package, no_sandbox=args.no_sandbox, require_sandbox=args.require_sandbox,
+                  scratch_base=args.scratch, keep_scratch=args.keep_scratch)
+             for s in batch.submissions]
     phases["intake_s"], t = round(time.monotonic() - t, 2), time.monotonic()
     # Only the exercises being graded enter the gradebook: an exercise nobody handed in would
     # otherwise count as a zero for everyone in `nbgrader export` and formgrader's totals.
-    graded = set(args.assignment or ()) | {task["assignment"] for task in tasks}
+    graded = set(args.assignment or ()) | {task.assignment for task in tasks}
     seed_gradebook(db_url, args.course_id, [k for a, k in kits.items() if a in graded])
     phases["seed_s"] = round(time.monotonic() - t, 2)
+    return Plan(kits=kits, tasks=tasks, secrets={a: set(k.info["secrets"]) for a, k in kits.items()},
+                problems=batch.problems, limits=limits, db_url=db_url, where=where, workers=workers,
+                mode=mode, why=why, phases=phases)
 
+
+def record_all(plan: Plan, results: Iterator[tuple[Task, dict]], out: Path,
+               args) -> tuple[list[report.Row], list[dict]]:
+    """Each result into the gradebook and the output folder as it arrives; one report row
+    per submission, whatever the submission holds (an error row if it cannot be recorded)."""
     from nbgrader.api import Gradebook
     from tqdm import tqdm
 
     rows: list[report.Row] = []
     timings: list[dict] = []  # per submission: the whole task, and the worker's own phases
-    results = run_dask(tasks, kits, args.scheduler) if args.scheduler else run_local(tasks, kits, workers)
-    t0 = time.monotonic()
-    with Gradebook(db_url, args.course_id) as gb, \
-            tqdm(total=len(tasks), unit="notebook", desc="grading", disable=args.quiet) as bar:
+    with Gradebook(plan.db_url, args.course_id) as gb, \
+            tqdm(total=len(plan.tasks), unit="notebook", desc="grading", disable=args.quiet) as bar:
         for task, res in results:
+            kit, secrets = plan.kits[task.assignment], plan.secrets[task.assignment]
             if "notebooks" not in res or not res["notebooks"]:
-                res = {**zero_result(task, kits[task["assignment"]], []), **{k: v for k, v in res.items()
-                                                                           if k != "notebooks"}}
+                res = {**zero_result(task, kit, []), **{k: v for k, v in res.items() if k != "notebooks"}}
             try:  # whatever one submission holds, the others are recorded
-                record(gb, res, task["timestamp"] if args.trust_timestamps else None, task["names"])
-                rows.append(_write_files(out, task, res, secrets[task["assignment"]]))
+                record(gb, res, task.timestamp if args.trust_timestamps else None, task.names)
+                rows.append(_write_files(out, task, res, secrets))
             except Exception as e:  # noqa: BLE001 - that submission's error row, the batch goes on
                 gb.db.rollback()
-                res = zero_result(task, kits[task["assignment"]], [
+                res = zero_result(task, kit, [
                     f"the grader could not record this submission ({type(e).__name__}): scored 0"])
-                record(gb, res, None, task["names"])
-                rows.append(_write_files(out, {**task, "files": {}}, res, secrets[task["assignment"]]))
-            timings.append({"student": task["student"], "assignment": task["assignment"],
+                record(gb, res, None, task.names)
+                rows.append(_write_files(out, replace(task, files={}), res, secrets))
+            timings.append({"student": task.student, "assignment": task.assignment,
                             "task_s": round(float(res.get("seconds", 0.0)), 3), **res.get("timing", {})})
             bar.update(1)
             if res.get("errors"):
-                bar.set_postfix_str(f"last problem: {task['student']}", refresh=False)
-    elapsed = time.monotonic() - t0
+                bar.set_postfix_str(f"last problem: {task.student}", refresh=False)
+    return rows, timings
 
+
+def write_reports(plan: Plan, rows: list[report.Row], timings: list[dict], elapsed: float, out: Path,
+                  args) -> None:
+    """grades.csv, grades_cells.csv, summary.txt/.png, errors.txt, run.json; and the summary
+    on the terminal."""
     report.write_csv(rows, out / "grades.csv")
     report.write_cells_csv(rows, out / "grades_cells.csv")
     text = report.summary_text(rows) if rows else "no submissions\n"
     (out / "summary.txt").write_text(text)
     if rows:
         report.write_histograms(rows, out / "summary.png")
-    errors = report.error_list(rows, batch.problems)
+    errors = report.error_list(rows, plan.problems)
     (out / "errors.txt").write_text(errors)
     (out / "run.json").write_text(json.dumps({
-        "submissions": len(tasks), "seconds": round(elapsed, 2), **phases, "where": where, "sandbox": mode,
-        "sandbox_detail": why, "limits": limits.__dict__, "db": _hide_password(db_url),
-        "timings": timings}, indent=1))
+        "submissions": len(plan.tasks), "seconds": round(elapsed, 2), **plan.phases, "where": plan.where,
+        "sandbox": plan.mode, "sandbox_detail": plan.why, "limits": plan.limits.__dict__,
+        "db": _hide_password(plan.db_url), "timings": timings}, indent=1))
     if not args.quiet:
         print(text, end="")
-        print(f"graded {len(tasks)} submission(s) in {elapsed:.1f} s -> {out}", file=sys.stderr)
+        print(f"graded {len(plan.tasks)} submission(s) in {elapsed:.1f} s -> {out}", file=sys.stderr)
         if errors:
             print("\nproblems, per student:\n" + errors, end="")
     unsandboxed = [r for r in rows if r.sandbox and r.sandbox != "bwrap"]
-    if unsandboxed and mode == "bwrap":
+    if unsandboxed and plan.mode == "bwrap":
         print(f"WARNING: {len(unsandboxed)} submission(s) ran without bubblewrap on their worker",
               file=sys.stderr)
-    return 0
 
 
 def _hide_password(url: str) -> str:
     return re.sub(r"://([^:/@]+):[^@]+@", r"://\1:***@", url)
 
 
-def _write_files(out: Path, task: dict, res: dict, secrets: set[str]) -> report.Row:
-    student, assignment = task["student"], task["assignment"]
+def _write_files(out: Path, task: Task, res: dict, secrets: set[str]) -> report.Row:
+    student, assignment = task.student, task.assignment
     sub = out / "submitted" / student / assignment
     if sub.exists():
         shutil.rmtree(sub)
-    for rel, data in task["files"].items():
+    for rel, data in task.files.items():
         dest = (sub / rel).resolve()
         if dest.is_relative_to(sub.resolve()):
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_bytes(data)
     own = set()
-    for rel, data in task["files"].items():
+    for rel, data in task.files.items():
         if rel.endswith(".ipynb"):
             own |= {leaks.normalise(x) for x in _notebook_lines(data)}
     errors = list(res.get("errors", []))

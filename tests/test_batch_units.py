@@ -530,3 +530,14 @@ def test_one_rounding_rule_in_cells_gradebook_csv_and_export(tmp_path):
     report.write_csv([row_], tmp_path / "grades.csv")
     with open(tmp_path / "grades.csv") as f:
         assert next(csv_.DictReader(f))["score"] == "10.17"
+
+
+def test_the_worker_gets_the_job_not_the_submission():
+    """task.json, which the worker process reads, holds what it needs to grade and nothing of
+    the submission's bytes or the student's name (those stay with the coordinator)."""
+    task = batch.Task(student="Jane-Doe", assignment="ex01", files={"ex01.ipynb": b"{}"},
+                      course_id="c", limits=sandbox.Limits().__dict__, packages=["autograder"],
+                      errors=["x.py: dropped"], names=("Jane", "Doe"))
+    job = json.loads(json.dumps(task.job("bwrap")))
+    assert job == {"student": "Jane-Doe", "assignment": "ex01", "course_id": "c", "limits": task.limits,
+                   "packages": ["autograder"], "mode": "bwrap", "intake_errors": ["x.py: dropped"]}
