@@ -133,14 +133,12 @@ def build_kit(course: Path, assignment: str, course_id: str) -> Kit:
     from autograder.integrity import module_aliases, protected_names
 
     from . import cleanroom
-    from .release import checkpoint_patterns, reference_checkpoints
+    from .release import ReleaseError, checkpoint_patterns, refuse_reference_checkpoints
 
-    found = reference_checkpoints(course / "solutions" / assignment)
-    if found:
-        raise GradingError(
-            f"solutions/{assignment} holds reference checkpoint(s) ({', '.join(p.name for p in found)}): "
-            "they would reach students' grading. Move them out of solutions/ (they are made by running "
-            "a solution notebook in place) and grade again.")
+    try:
+        refuse_reference_checkpoints(course / "solutions" / assignment)
+    except ReleaseError as e:
+        raise GradingError(str(e)) from None
     with tempfile.TemporaryDirectory(prefix="rnn-grade-kit-") as tmp:
         tmp = Path(tmp)
         try:

@@ -51,15 +51,9 @@ class RefuseReferenceCheckpoints(NbGraderPreprocessor):
     The course's own tools refuse the same way before they call nbgrader."""
 
     def preprocess(self, nb, resources):
-        from .release import reference_checkpoints
+        from .release import refuse_reference_checkpoints
 
-        folder = Path(resources.get("metadata", {}).get("path") or ".")
-        found = reference_checkpoints(folder)
-        if found:
-            raise RuntimeError(
-                f"{folder} holds reference checkpoint(s) {', '.join(p.name for p in found)}: move them "
-                "out of the source folder (running a solution notebook in place makes them); they must "
-                "never be released")
+        refuse_reference_checkpoints(Path(resources.get("metadata", {}).get("path") or "."))
         return nb, resources
 
 

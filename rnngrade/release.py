@@ -65,6 +65,18 @@ def reference_checkpoints(folder: Path) -> list[Path]:
                   and (p.suffix in WEIGHT_SUFFIXES or any(fnmatch.fnmatch(p.name, pat) for pat in patterns)))
 
 
+def refuse_reference_checkpoints(folder: Path) -> None:
+    """Raise ``ReleaseError`` when an assignment's source folder holds a trained model: it
+    must never reach a release or a grading run. The release tool, rnn-grade's kits and a
+    plain ``nbgrader generate_assignment`` (``nbgrader_ext.RefuseReferenceCheckpoints``) ask."""
+    found = reference_checkpoints(folder)
+    if found:
+        raise ReleaseError(
+            f"{Path(folder).parent.name}/{Path(folder).name} holds reference checkpoint(s): "
+            f"{', '.join(p.name for p in found)}. Move them out of the source folder (running a "
+            "solution notebook in place makes them); they must never reach a release or a grading run.")
+
+
 def _run_tests_points(source: str) -> float | None:
     """P in a cell's final ``run_tests(points=P)`` call, or None if it has none."""
     try:
@@ -160,12 +172,7 @@ def generate_into(target: Path, names: list[str] | None = None,
     for name in names:
         for nb in sorted((source / name).glob("*.ipynb")):
             lint_source(nb)
-        found = reference_checkpoints(source / name)
-        if found:
-            raise ReleaseError(
-                f"{source.name}/{name} holds reference checkpoint(s): {', '.join(p.name for p in found)}. "
-                "Move them out of the source folder (running a solution notebook in place makes them); "
-                "they must never reach a release or a grading run.")
+        refuse_reference_checkpoints(source / name)
     with tempfile.TemporaryDirectory(prefix="release-") as scratch:
         scratch = Path(scratch)
         out_dir = scratch / "release"
