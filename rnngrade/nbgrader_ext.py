@@ -10,6 +10,7 @@ that ``autograder.run_tests`` printed (name and pass/fail).
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 from nbgrader.plugins.export import CsvExportPlugin
@@ -41,6 +42,36 @@ class HideHiddenTests(NbGraderPreprocessor):
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type == "code":
             cell.source, _ = strip_hidden(cell.source)
+        return cell, resources
+
+
+DISPLAY_MATH = re.compile(r"\$\$(.+?)\$\$", re.S)
+INLINE_MATH = re.compile(r"(?<![\\$])\$(?![\s$])([^$\n]+?)(?<![\s\\])\$(?!\d)")
+
+
+def math_to_mathml(markdown: str) -> str:
+    """``$...$`` and ``$$...$$`` as MathML, which browsers draw with no script and no network
+    (feedback pages are read offline; nbconvert's template loads MathJax from a CDN). TeX that
+    the converter cannot read stays as it was."""
+    from latex2mathml.converter import convert
+
+    def to(display: str):
+        def sub(m: re.Match) -> str:
+            try:
+                return convert(m.group(1).strip(), display=display)
+            except Exception:  # noqa: BLE001 - any TeX it cannot read: leave the source
+                return m.group(0)
+        return sub
+
+    return INLINE_MATH.sub(to("inline"), DISPLAY_MATH.sub(to("block"), markdown))
+
+
+class MathAsMathML(NbGraderPreprocessor):
+    """Feedback's markdown math as MathML (``math_to_mathml``)."""
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type == "markdown" and "$" in cell.source:
+            cell.source = math_to_mathml(cell.source)
         return cell, resources
 
 
@@ -86,7 +117,7 @@ def configure(c) -> None:
     from nbgrader.preprocessors import GetGrades
 
     # Order: grades are read first, then hidden tests are removed, then styled.
-    c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+    c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, MathAsMathML, CSSHTMLHeaderPreprocessor]
     c.ExportApp.plugin_class = RoundedCsvExport
     c.GenerateAssignment.preprocessors = [RefuseReferenceCheckpoints,
                                           *GenerateAssignment().preprocessors]

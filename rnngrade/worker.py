@@ -532,7 +532,7 @@ def _nbgrader_config(scratch: Path, task: dict, limits: sandbox.Limits):
     )
     from traitlets.config import Config
 
-    from .nbgrader_ext import HideHiddenTests
+    from .nbgrader_ext import HideHiddenTests, MathAsMathML
 
     c = Config()
     c.CourseDirectory.root = str(scratch)
@@ -560,7 +560,7 @@ def _nbgrader_config(scratch: Path, task: dict, limits: sandbox.Limits):
     c.Autograde.autograde_preprocessors = [
         _sandbox_execute_class(), IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
         SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
-    c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, _redact_class(),
+    c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, _redact_class(), MathAsMathML,
                                         CSSHTMLHeaderPreprocessor]
     return c
 

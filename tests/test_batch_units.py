@@ -541,3 +541,14 @@ def test_the_worker_gets_the_job_not_the_submission():
     job = json.loads(json.dumps(task.job("bwrap")))
     assert job == {"student": "Jane-Doe", "assignment": "ex01", "course_id": "c", "limits": task.limits,
                    "packages": ["autograder"], "mode": "bwrap", "intake_errors": ["x.py: dropped"]}
+
+
+def test_feedback_math_is_mathml_drawn_without_a_script():
+    """Feedback is read offline, where nbconvert's MathJax (from a CDN) never loads: its math
+    is MathML, which the browser draws itself; a dollar amount and escaped dollars stay text."""
+    from rnngrade.nbgrader_ext import math_to_mathml
+
+    out = math_to_mathml(r"Step $a^{\langle t\rangle} = \tanh(W a + b)$, costs $5; $$\frac{\partial L}{\partial a}$$ "
+                         r"and \$x$ stays.")
+    assert out.count("<math") == 2 and 'display="block"' in out and 'display="inline"' in out
+    assert "costs $5;" in out and r"\$x$ stays" in out and r"\tanh" not in out

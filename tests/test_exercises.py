@@ -5,6 +5,8 @@ All tests of one assignment share one grading run (``tests.harness.graded``) and
 the same xdist worker (``xdist_group``).
 """
 
+import re
+
 import nbformat
 import pytest
 
@@ -79,6 +81,17 @@ def test_correct_alternative_scores_full(assignment, alternative):
             if c.score != c.max_score}
     assert not lost, (f"the correct alternative {alternative} lost points in {list(lost)}:\n"
                       + "\n".join(lost.values()))
+
+
+@pytest.mark.parametrize("assignment", _grouped(ASSIGNMENTS))
+def test_feedback_math_needs_no_script(assignment):
+    """The feedback page's math is MathML (rnngrade.nbgrader_ext.MathAsMathML): no TeX is left
+    for a MathJax that cannot load offline."""
+    page = next((graded(assignment).course / "feedback" / "solution" / assignment).glob("*.html")).read_text()
+    text = leaks.html_to_text(page)
+    assert "<math" in page, "no MathML in the feedback page"
+    left = re.findall(r"\$[^$\n]*\\[a-zA-Z]+[^$\n]*\$", text)
+    assert not left, f"TeX left in the feedback page: {left[:5]}"
 
 
 @pytest.mark.parametrize("assignment", _grouped(ASSIGNMENTS))
