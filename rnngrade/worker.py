@@ -656,11 +656,20 @@ def _feedback(scratch, task, kit, valid, graded_dir, result, tamper) -> dict[str
         for name in have:
             html = scratch / "feedback" / student / assignment / f"{name}.html"
             if html.exists():
-                out[name] = html.read_text()
+                out[name] = wrap_long_lines(html.read_text())
     for name in kit["notebooks"]:
         if name not in out:
             out[name] = _error_page(student, assignment, name, result)
     return out
+
+
+WRAP_CSS = ("<style>/* rnn-grade: long output lines wrap instead of running off the page */ "
+            "pre, .output_text pre, .output_area pre {white-space: pre-wrap; overflow-wrap: anywhere;}</style>")
+
+
+def wrap_long_lines(page: str) -> str:
+    """A feedback page whose long output lines (a failure message, a traceback) wrap."""
+    return page.replace("</head>", WRAP_CSS + "</head>", 1)
 
 
 def _notice(result: dict, tamper: dict) -> str:

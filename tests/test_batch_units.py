@@ -552,3 +552,9 @@ def test_feedback_math_is_mathml_drawn_without_a_script():
                          r"and \$x$ stays.")
     assert out.count("<math") == 2 and 'display="block"' in out and 'display="inline"' in out
     assert "costs $5;" in out and r"\$x$ stays" in out and r"\tanh" not in out
+
+
+def test_feedback_wraps_long_lines():
+    page = "<html><head><title>x</title></head><body><pre>" + "x" * 500 + "</pre></body></html>"
+    out = worker.wrap_long_lines(page)
+    assert "white-space: pre-wrap" in out and out.index("pre-wrap") < out.index("</head>")
