@@ -26,28 +26,24 @@ from rnncourse.claims import ClaimError, claim
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = sorted((ROOT / "book").glob("ch*.md"))
 
-# (chapter, the exact phrase that holds the number, why it is not a measurement).
-# The phrase is removed from its line before scanning; an entry that matches nothing fails the test.
+# (chapter, a regular expression for the phrase that holds the number, why it is not a measurement).
+# Matches are blanked before scanning (they may span lines); an entry that matches nothing fails.
 ALLOWED: list[tuple[str, str, str]] = [
-    ("ch02_language_models.md", "has probability\n0.55", "a transition probability of the synthetic source"),
-    ("ch02_language_models.md", "says 0.3, 0.2, 0.3, 0.2", "the source's probabilities of cat, dog, cats, dogs"),
-    ("ch02_language_models.md", "(the source: 70%)", "the source's probability of starting with 'the'"),
-    ("ch02_language_models.md", '"," (0.55) beats "was" (0.45)', "the source's transition probabilities"),
-    ("ch03_vanishing_gradients.md", "With spectral radius 0.9", "a spectral radius the experiment sets"),
-    ("ch03_vanishing_gradients.md", "with 0.5,", "a spectral radius the experiment sets"),
-    ("ch03_vanishing_gradients.md", "radius 1.0", "a spectral radius the experiment sets"),
-    ("ch03_vanishing_gradients.md", "radius 1.1", "a spectral radius the experiment sets"),
-    ("ch03_vanishing_gradients.md", "radius 0.9 is trained", "a spectral radius the experiment sets"),
-    ("ch03_vanishing_gradients.md", "learning rate 0.05", "a learning rate the experiment sets"),
-    ("ch03_vanishing_gradients.md", "not at 0.2", "a learning rate the experiment sets"),
-    ("ch03_vanishing_gradients.md", "at 0.2.", "a learning rate the experiment sets"),
-    ("ch03_vanishing_gradients.md", "learning rate 0.2", "a learning rate the experiment sets"),
-    ("ch03_vanishing_gradients.md", "at 1% of the largest entry", "a clipping threshold the text sets"),
-    ("ch04_gru.md", "Chance is 50 %", "chance for two classes"),
-    ("ch04_gru.md", "reaches 99 % on", "the stopping criterion the experiment sets"),
-    ("ch05_lstm.md", "stopping at 99 % validation", "the stopping criterion the experiment sets"),
-    ("ch05_lstm.md", "(≥ 95 %)", "the bar the table defines"),
+    ("ch02_language_models.md", r"has probability\s+0\.55", "a transition probability of the synthetic source"),
+    ("ch02_language_models.md", r"says 0\.3, 0\.2, 0\.3, 0\.2", "the source's probabilities of cat, dog, cats, dogs"),
+    ("ch02_language_models.md", r"\(the source: 70%\)", "the source's probability of starting with 'the'"),
+    ("ch02_language_models.md", r'"," \(0\.55\) beats "was" \(0\.45\)', "the source's transition probabilities"),
+    ("ch03_vanishing_gradients.md", r"radi(us|i) \d\.\d(, \d\.\d)*(\s+and \d\.\d)?",
+     "spectral radii the experiments set"),
+    ("ch03_vanishing_gradients.md", r"learning rate 0\.(05|2)\b", "a learning rate the experiment sets"),
+    ("ch03_vanishing_gradients.md", r"\b(not at|at) 0\.2\b", "a learning rate the experiment sets"),
+    ("ch03_vanishing_gradients.md", r"at 1% of the largest entry", "a clipping threshold the text sets"),
+    ("ch04_gru.md", r"Chance is 50 %", "chance for two classes"),
+    ("ch04_gru.md", r"reaches 99 % on", "the stopping criterion the experiment sets"),
+    ("ch05_lstm.md", r"stopping at 99 % validation", "the stopping criterion the experiment sets"),
+    ("ch05_lstm.md", r"\(≥ 95 %\)", "the bar the table defines"),
 ]
+
 
 _FENCE = re.compile(r"^(`{3,}|~{3,})")
 _ROLE = re.compile(r"\{[\w:-]+\}`[^`]*`")
@@ -95,8 +91,8 @@ def hand_typed_numbers(text: str, allowed: list[str] = ()) -> list[tuple[int, st
     """(line, number, line's text) for each number in the prose that looks measured."""
     text_lines = text.splitlines()
     keep = {number for number, _ in prose(text)}
-    for phrase in allowed:  # phrases may span lines: blank them in the whole text
-        text = text.replace(phrase, re.sub(r"\S", " ", phrase))
+    for pattern in allowed:  # phrases may span lines: blank them in the whole text
+        text = re.sub(pattern, lambda m: re.sub(r"\S", " ", m.group(0)), text)
     hits = []
     for number, line in enumerate(text.splitlines(), 1):
         if number not in keep:
@@ -135,7 +131,7 @@ def test_the_scanner_passes_glued_numbers_sections_and_allowed_constants():
         $$
         """)
     assert [n for _, n, _ in hand_typed_numbers(page)] == ["0.05"]
-    assert hand_typed_numbers(page, ["learning rate\n0.05"]) == []
+    assert hand_typed_numbers(page, [r"learning rate\s+0\.05"]) == []
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
@@ -150,7 +146,7 @@ def test_no_hand_typed_measured_numbers(chapter):
 def test_every_allowed_phrase_is_used_and_has_a_reason():
     for name, phrase, reason in ALLOWED:
         assert reason.strip(), (name, phrase)
-        assert phrase in (ROOT / "book" / name).read_text(encoding="utf-8"), (
+        assert re.search(phrase, (ROOT / "book" / name).read_text(encoding="utf-8")), (
             f"ALLOWED entry no longer in {name}: {phrase!r}"
         )
 
