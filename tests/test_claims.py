@@ -150,6 +150,29 @@ def test_no_hand_typed_measured_numbers(chapter):
     )
 
 
+def code_cells(text: str) -> list[tuple[str, str]]:
+    """(options, source) of each ``{code-cell}`` of a MyST notebook."""
+    cells = re.findall(r"^```\{code-cell\}[^\n]*\n(.*?)^```\s*$", text, re.M | re.S)
+    out = []
+    for body in cells:
+        if body.startswith("---\n"):
+            options, _, source = body[4:].partition("\n---\n")
+        else:
+            lines = body.splitlines(keepends=True)
+            k = next((i for i, line in enumerate(lines) if not line.startswith(":")), len(lines))
+            options, source = "".join(lines[:k]), "".join(lines[k:])
+        out.append((options, source))
+    return out
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_claims_sit_in_hidden_cells(chapter):
+    """A claim() is the page's check, not its content: the reader sees the sentence, not the assert."""
+    for options, source in code_cells(chapter.read_text(encoding="utf-8")):
+        if re.search(r"^\s*claim\(", source, re.M):
+            assert "remove-cell" in options, f"{chapter.name}: claim() in a visible cell:\n{source[:300]}"
+
+
 def test_every_allowed_phrase_is_used_and_has_a_reason():
     for name, phrase, reason in ALLOWED:
         assert reason.strip(), (name, phrase)
@@ -234,3 +257,11 @@ def test_a_false_claim_fails_the_book_build(tmp_path):
     assert "ClaimError" in false.stdout + false.stderr
     true = _build_tiny_book(tmp_path, "true", "<")
     assert true.returncode == 0, true.stdout[-3000:] + true.stderr[-3000:]
+
+
+def test_code_cells_reads_both_option_styles():
+    page = ("```{code-cell} ipython3\n:tags: [remove-cell]\n\nclaim(True, 'a')\n```\n\n"
+            "```{code-cell} ipython3\n---\ntags: [hide-input]\n---\nclaim(True, 'b')\n```\n")
+    (hidden, first), (shown, second) = code_cells(page)
+    assert "remove-cell" in hidden and "claim(True, 'a')" in first
+    assert "remove-cell" not in shown and "claim(True, 'b')" in second
