@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 import torch
@@ -191,6 +192,32 @@ def seconds_per_step(kind: str, distance: int, *, steps: int = 30, hidden_size: 
             loss.backward()
             opt.step()
     return (time.process_time() - start) / steps
+
+
+def autograd_nodes(kind: str, distance: int, *, hidden_size: int = 32, batch_size: int = 64,
+                   seed: int = 0) -> Counter:
+    """The operations one training step records for backpropagation, by name.
+
+    The autograd graph of one forward pass of ``AgreementModel(kind)``: each node is one
+    operation that the backward pass has to run. It shows how PyTorch executes a layer on this
+    machine, for instance the whole LSTM layer as a single oneDNN node (``MkldnnRnnLayerBackward0``)
+    or a GRU as a dozen small operations per time step (chapter 5's speed comparison).
+    """
+    torch.manual_seed(seed)
+    model = AgreementModel(kind, hidden_size=hidden_size)
+    x, y = agreement_data(batch_size, distance, seed)
+    with one_thread():
+        _, loss = model(x, y)
+    counts: Counter = Counter()
+    seen, stack = set(), [loss.grad_fn]
+    while stack:
+        node = stack.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        counts[type(node).__name__] += 1
+        stack.extend(child for child, _ in node.next_functions)
+    return counts
 
 
 def as_cell(model: AgreementModel) -> nn.Module:

@@ -61,7 +61,8 @@ def explode(radius: float = 1.5, *, T: int = 50, H: int = 32, lr: float = 0.05,
     """Train a *linear* RNN (identity activation: nothing saturates) on a regression target.
 
     Returns (losses, gradient norms) per step; without clipping both reach inf and then NaN.
-    ``clip`` is ``None``, ``"value"`` (clamp every entry to [-max_norm, max_norm]) or
+    ``clip`` is ``None``, ``"value"`` (clamp every entry to [-max_norm, max_norm]),
+    ``"one-sided"`` (the seed's ``if (gradient > max) gradient = max``: only the top is cut) or
     ``"norm"`` (rescale the whole gradient to norm <= max_norm).
     """
     g = torch.Generator().manual_seed(seed)
@@ -83,6 +84,8 @@ def explode(radius: float = 1.5, *, T: int = 50, H: int = 32, lr: float = 0.05,
         norms.append(norm)
         if clip == "value":
             grads = clip_value(grads, max_norm)
+        elif clip == "one-sided":
+            grads = clip_value_one_sided(grads, max_norm)
         elif clip == "norm":
             grads = clip_global_norm(grads, max_norm)[0]
         with torch.no_grad():
@@ -94,6 +97,27 @@ def explode(radius: float = 1.5, *, T: int = 50, H: int = 32, lr: float = 0.05,
 def clip_value(grads, max_value: float) -> list[torch.Tensor]:
     """Clamp every entry into [-max_value, max_value] (the seed's ``np.clip`` pseudocode)."""
     return [gr.clamp(-max_value, max_value) for gr in grads]
+
+
+def clip_value_one_sided(grads, max_value: float) -> list[torch.Tensor]:
+    """The seed's pseudocode, ``if (gradient > max) gradient = max``, taken literally.
+
+    Only entries above ``max_value`` are cut: a large *negative* entry passes unchanged.
+    Chapter 3 measures what this does to training; exercise 3's tests reject it.
+    """
+    return [gr.clamp(max=max_value) for gr in grads]
+
+
+def growth_rate(profile: np.ndarray, start: int = 20) -> float:
+    """Per-step factor of a gradient-norm profile far from the loss.
+
+    ``profile`` is ``gradient_norm_profile``'s output (index t = 1..T); the factor is fitted,
+    as exp(slope of log norm), over the distances ``start``..T-1 back from the last state, after
+    the first steps' transient.
+    """
+    back = np.asarray(profile, dtype=float)[::-1]
+    k = np.arange(len(back))
+    return float(np.exp(np.polyfit(k[start:], np.log(back[start:]), 1)[0]))
 
 
 def clip_global_norm(grads, max_norm: float) -> tuple[list[torch.Tensor], float]:

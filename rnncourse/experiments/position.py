@@ -124,7 +124,8 @@ def time_forward(lengths: tuple[int, ...] = (32, 128, 512), *, batch_size: int =
     """Milliseconds for one forward pass of the RNN and the CNN classifier at each length.
 
     Both cost O(T) operations; the RNN runs them as T dependent steps, the CNN as one
-    convolution over all positions at once. The minimum over ``repeats`` runs is reported.
+    convolution over all positions at once. The minimum over ``repeats`` runs is reported; the
+    two models take turns, so that a burst of load on a shared machine slows both, not one.
     """
     previous = torch.get_num_threads()
     if threads:
@@ -135,14 +136,16 @@ def time_forward(lengths: tuple[int, ...] = (32, 128, 512), *, batch_size: int =
     try:
         for T in lengths:
             x = torch.randint(0, vocab_size, (batch_size, T))
-            for name, model in models.items():
+            best = dict.fromkeys(models, float("inf"))
+            for model in models.values():
                 model(x)  # warm-up
-                best = float("inf")
-                for _ in range(repeats):
+            for _ in range(repeats):
+                for name, model in models.items():
                     start = time.perf_counter()
                     model(x)
-                    best = min(best, time.perf_counter() - start)
-                times[name].append(1000 * best)
+                    best[name] = min(best[name], time.perf_counter() - start)
+            for name in models:
+                times[name].append(1000 * best[name])
     finally:
         torch.set_num_threads(previous)
     return times

@@ -183,7 +183,9 @@ def after_first_mistake(model: PlainTranslator, pairs: Sequence[tuple[str, str]]
     Free running and teacher forcing produce the same characters up to the first mistake
     (both read the true prefix until then). After it, teacher forcing still reads the true
     prefix while free running reads its own wrong one. Returns the character accuracy of both
-    after the first mistake, the number of such characters, and the share of outputs with a mistake.
+    after the first mistake (position by position), the number of such characters, the share of
+    outputs with a mistake, and the share of those whose free-running length differs from the
+    target's (an inserted or dropped character, which misaligns every later position).
     """
     src, tgt = dates.encode_pairs(pairs, vocab)
     logits, _ = model.eval()(src, tgt)
@@ -197,9 +199,16 @@ def after_first_mistake(model: PlainTranslator, pairs: Sequence[tuple[str, str]]
                                                                              dtype=torch.long))
     after = (torch.arange(labels.shape[1])[None, :] > first[:, None]) & real
     n = int(after.sum())
+    # Characters are compared position by position: a free-running output that drops or inserts a
+    # character is misaligned with the target from there on. Count the outputs whose length differs.
+    def end(tokens):
+        is_eos = tokens == dates.EOS
+        return torch.where(is_eos.any(1), is_eos.float().argmax(1), torch.full_like(first, tokens.shape[1]))
+    shifted = (end(free) != end(labels)) & has_mistake
     return dict(forced=float(((forced == labels) & after).sum()) / max(1, n),
                 free=float(((free == labels) & after).sum()) / max(1, n),
-                characters=n, outputs_with_mistake=float(has_mistake.float().mean()))
+                characters=n, outputs_with_mistake=float(has_mistake.float().mean()),
+                mistakes_with_wrong_length=float(shifted.sum()) / max(1, int(has_mistake.sum())))
 
 
 # Chapter 6's bottleneck experiment, redrawn with attention in chapter 7: lists of one to three
@@ -218,7 +227,8 @@ class ListRun:
     seconds: float
     test_pairs: list
     by_length: tuple        # (bin centres, exact match, counts) by input length
-    by_dates: dict          # number of dates -> exact match
+    by_dates: dict          # number of dates -> exact match of the whole list
+    by_position: dict       # number of dates -> exact match of each date of the list, in order
 
 
 def train_list_translator(kind: str, steps: int, hidden_size: int, batch_size: int, lr: float,
@@ -235,11 +245,13 @@ def train_list_translator(kind: str, steps: int, hidden_size: int, batch_size: i
     train(model, dates.batches(train_pairs, batch_size, seed=seed, target_vocab=vocab), steps=steps,
           lr=lr, progress=False)
     seconds = time.perf_counter() - start
-    hits = exact_matches(model, test_pairs, vocab)
+    outputs = translate_all(model, test_pairs, vocab)
+    hits = [out == t for out, (_, t) in zip(outputs, test_pairs, strict=True)]
     by_dates = {}
     for k in range(1, max_dates + 1):
         sel = [h for h, (_, t) in zip(hits, test_pairs, strict=True) if len(t.split()) == k]
         by_dates[k] = sum(sel) / max(1, len(sel))
+    by_position = dates_right_by_position(outputs, [t for _, t in test_pairs], max_dates)
     edges = (0, 15, 25, 35, 45, 60, 200)
     centres, accs, counts = [], [], []
     for lo, hi in zip(edges[:-1], edges[1:], strict=True):
@@ -248,7 +260,33 @@ def train_list_translator(kind: str, steps: int, hidden_size: int, batch_size: i
             centres.append(sum(n for _, n in sel) / len(sel))
             accs.append(sum(h for h, _ in sel) / len(sel))
             counts.append(len(sel))
-    return ListRun(model, seconds, test_pairs, (centres, accs, counts), by_dates)
+    return ListRun(model, seconds, test_pairs, (centres, accs, counts), by_dates, by_position)
+
+
+def translate_all(model: PlainTranslator, pairs: Sequence[tuple[str, str]],
+                  vocab: dates.Vocab = dates.TARGET_VOCAB, batch_size: int = 500) -> list[str]:
+    """Greedy translations of the sources of ``pairs``, long enough for their longest target."""
+    max_len = max(len(t) for _, t in pairs) + 1
+    out: list[str] = []
+    for i in range(0, len(pairs), batch_size):
+        out += translate(model, [s for s, _ in pairs[i:i + batch_size]], vocab, max_len)
+    return out
+
+
+def dates_right_by_position(outputs: Sequence[str], targets: Sequence[str], max_dates: int) -> dict:
+    """For lists of k dates: the share of lists whose i-th output date equals the i-th target date.
+
+    ``{k: [share for date 1, ..., share for date k]}``. Dates are compared by position in the
+    list (the output split at spaces), so a list whose first date is wrong can still have its
+    second one right: this separates "each date is harder" from "every date must be right".
+    """
+    result = {}
+    for k in range(1, max_dates + 1):
+        rows = [(o.split(), t.split()) for o, t in zip(outputs, targets, strict=True)
+                if len(t.split()) == k]
+        result[k] = [sum(len(o) > i and o[i] == t[i] for o, t in rows) / max(1, len(rows))
+                     for i in range(k)]
+    return result
 
 
 @torch.no_grad()
