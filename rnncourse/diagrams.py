@@ -10,8 +10,10 @@ import matplotlib.pyplot as plt
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from matplotlib.path import Path
 
-INPUT, HIDDEN, OUTPUT, ENCODER = "#d9efd3", "#d3e3f5", "#f7d9d2", "#e6dcf3"
-EDGE = "#333333"
+from .plotting import DIAGRAM
+
+INPUT, HIDDEN, OUTPUT, ENCODER = DIAGRAM["input"], DIAGRAM["hidden"], DIAGRAM["output"], DIAGRAM["encoder"]
+EDGE = DIAGRAM["line"]
 W, H = 0.9, 0.6  # box width and height in data units
 DX, DY = 1.7, 1.5  # distance between columns and between rows
 

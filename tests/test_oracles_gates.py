@@ -122,7 +122,7 @@ def test_agreement_model_contract_and_cells():
 def test_cell_diagrams_draw():
     import matplotlib.pyplot as plt
 
-    from rnncourse.diagrams_cells import draw_gru_cell, draw_lstm_cell
+    from rnncourse.gate_diagrams import draw_gru_cell, draw_lstm_cell
 
     for draw in (draw_gru_cell, draw_lstm_cell):
         ax = draw()

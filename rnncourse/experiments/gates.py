@@ -7,7 +7,6 @@ named in one place.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data import agreement as _agreement
+from ..device import cpu_threads
 from ..train import train
 
 KINDS = ("rnn", "gru", "lstm")
@@ -44,6 +44,11 @@ def decode(x_row: torch.Tensor) -> str:
 
 class AgreementModel(nn.Module):
     """Embedding -> ``nn.RNN`` / ``nn.GRU`` / ``nn.LSTM`` -> linear head on the last state.
+
+    Used by chapters 4 (GRU) and 5 (LSTM), which compare the three kinds with a keep-bias
+    initialisation. Chapter 3 and exercise 3 use ``gradients.AgreementClassifier``, the same
+    architecture with a padding row in the embedding, whose checkpoints students hand in: it
+    stays as it is so that their saved models keep loading.
 
     ``forward(x, targets=None) -> (logits, loss)`` with ``x`` (N, T) token ids and
     ``logits`` (N, 2): singular or plural subject, read after the last word (where the verb would come).
@@ -89,18 +94,6 @@ def set_keep_bias(rnn: nn.Module, value: float) -> None:
                     p[r] = v
                 elif name.startswith("bias_hh"):
                     p[r] = 0.0
-
-
-@contextlib.contextmanager
-def one_thread():
-    """Run torch on one CPU thread inside the block (small models train fastest that way,
-    and a busy machine does not stall them); restores the previous setting."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -155,7 +148,7 @@ def train_agreement(kind: str, distance: int, *, steps: int = 200, hidden_size: 
         return (m(x_val)[0].argmax(1) == y_val).float().mean().item()
 
     start = time.perf_counter()
-    with one_thread():
+    with cpu_threads(1):
         hist = train(model, agreement_stream(batch_size, distance, seed), steps=steps, lr=lr,
                      clip_norm=1.0, evaluate=val_accuracy, eval_every=25, target=target,
                      time_limit=time_limit, progress=False)
@@ -183,7 +176,7 @@ def seconds_per_step(kind: str, distance: int, *, steps: int = 30, hidden_size: 
     model = AgreementModel(kind, hidden_size=hidden_size)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     x, y = agreement_data(batch_size, distance, seed)
-    with one_thread():
+    with cpu_threads(1):
         for i in range(steps + 3):                 # 3 warm-up steps
             if i == 3:
                 start = time.process_time()
@@ -206,7 +199,7 @@ def autograd_nodes(kind: str, distance: int, *, hidden_size: int = 32, batch_siz
     torch.manual_seed(seed)
     model = AgreementModel(kind, hidden_size=hidden_size)
     x, y = agreement_data(batch_size, distance, seed)
-    with one_thread():
+    with cpu_threads(1):
         _, loss = model(x, y)
     counts: Counter = Counter()
     seen, stack = set(), [loss.grad_fn]

@@ -140,6 +140,9 @@ def cosine(u: list[torch.Tensor], v: list[torch.Tensor]) -> float:
 class AgreementClassifier(nn.Module):
     """Reads an agreement sequence ``x (N, T)`` and predicts singular/plural from a<T>.
 
+    Used by chapter 3 and exercise 3 (whose checkpoints load into it); chapters 4 and 5 use
+    ``gates.AgreementModel``, the same architecture with a choice of gate initialisation.
+
     ``cell`` is ``"rnn"`` (tanh, chapter 3), ``"gru"`` (chapter 4) or ``"lstm"`` (chapter 5).
     ``forward(x, targets=None) -> (logits (N, 2), mean cross-entropy or None)``.
     """

@@ -10,11 +10,13 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 
-GATE = "#fdebd0"      # sigmoid gates
-CAND = "#d6eaf8"      # tanh layers
-OP = "#ffffff"        # pointwise operations
-LINE = "#333333"
-STATE = "#1f77b4"     # the path the state (or memory cell) travels
+from .plotting import DIAGRAM
+
+GATE = DIAGRAM["gate"]  # sigmoid gates
+CAND = DIAGRAM["candidate"]  # tanh layers
+OP = DIAGRAM["op"]  # pointwise operations
+LINE = DIAGRAM["line"]
+STATE = DIAGRAM["state"]  # the path the state (or memory cell) travels
 
 
 def _box(ax, x, y, text, color, w=0.9, h=0.55, fontsize=11):
