@@ -101,3 +101,44 @@ VARIANTS = {
         "message": "h_n is ordered layer by layer",
     },
 }
+
+
+# Correct formulations that differ from the solution: each must score full marks in every cell
+# (docs/exercises.md, "Wrong variants and correct alternatives").
+ALTERNATIVES = {
+    # reversal by indexing instead of flip, h0 sliced per layer, h_n filled in place, other names
+    "deep_indexed_reversal": {
+        "cell": "deep_gru",
+        "source": '''\
+class DeepBiGRU(nn.Module):
+    def __init__(self, input_size, hidden_size, num_layers=2, bidirectional=True):
+        super().__init__()
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.num_layers, self.bidirectional = num_layers, bidirectional
+        D = 2 if bidirectional else 1
+        self.layers = nn.ModuleList(
+            nn.ModuleList(GRU(input_size if l == 0 else D * hidden_size, hidden_size) for _ in range(D))
+            for l in range(num_layers))
+
+    def forward(self, x, h0=None):
+        D = 2 if self.bidirectional else 1
+        T = x.shape[1]
+        backwards = torch.arange(T - 1, -1, -1, device=x.device)   # reversal by indexing, not flip
+        if h0 is None:
+            h0 = x.new_zeros(self.num_layers * D, x.shape[0], self.hidden_size)
+        finals = x.new_empty(self.num_layers * D, x.shape[0], self.hidden_size)
+        features = x
+        for depth in range(self.num_layers):
+            start = depth * D
+            forward_out, forward_last = self.layers[depth][0](features, h0[start:start + 1])
+            finals[start] = forward_last[0]
+            pieces = [forward_out]
+            if D == 2:
+                backward_out, backward_last = self.layers[depth][1](features[:, backwards], h0[start + 1:start + 2])
+                pieces.append(backward_out[:, backwards])
+                finals[start + 1] = backward_last[0]
+            features = torch.cat(pieces, dim=-1)
+        return features, finals
+''',
+    },
+}
