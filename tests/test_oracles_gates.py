@@ -128,3 +128,37 @@ def test_cell_diagrams_draw():
         ax = draw()
         assert len(ax.patches) > 10
         plt.close(ax.figure)
+
+
+class _Stacked(nn.Module):
+    """``layers[l][d]``: one-direction, one-layer modules, the layout ``ogru.copy_stacked`` fills."""
+
+    def __init__(self, D, H, L, bidirectional):
+        super().__init__()
+        n = 2 if bidirectional else 1
+        self.layers = nn.ModuleList(nn.ModuleList(nn.GRUCell(D if i == 0 else n * H, H) for _ in range(n))
+                                    for i in range(L))
+
+
+@pytest.mark.parametrize(("L", "bidirectional"), [(2, True), (3, False)])
+def test_copy_stacked_fills_every_layer_and_direction(L, bidirectional):
+    torch.manual_seed(0)
+    ref = nn.GRU(3, 4, num_layers=L, bidirectional=bidirectional, batch_first=True).double()
+    deep = ogru.copy_stacked(_Stacked(3, 4, L, bidirectional).double(), ref)
+    for name, value in ref.named_parameters():  # weight_ih_l1_reverse -> layers[1][1].weight_ih
+        stem, rest = name.split("_l")
+        layer, _, reverse = rest.partition("_")
+        assert torch.equal(getattr(deep.layers[int(layer)][1 if reverse else 0], stem), value), name
+
+
+def test_torch_gru_layer_is_one_layer_of_the_stack():
+    torch.manual_seed(1)
+    ref = nn.GRU(3, 4, num_layers=2, bidirectional=True, batch_first=True).double()
+    x = torch.randn(2, 5, 3, dtype=torch.float64)
+    h0 = torch.randn(4, 2, 4, dtype=torch.float64)
+    with torch.no_grad():
+        out0, h0_n = ogru.torch_gru_layer(ref, 0)(x, h0[:2])
+        out1, h1_n = ogru.torch_gru_layer(ref, 1)(out0, h0[2:])
+        out, h_n = ref(x, h0)
+    torch.testing.assert_close(out1, out, rtol=0, atol=1e-12)
+    torch.testing.assert_close(torch.cat([h0_n, h1_n]), h_n, rtol=0, atol=1e-12)

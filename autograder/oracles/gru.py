@@ -53,3 +53,33 @@ def torch_gru_reference(x: np.ndarray, a0: np.ndarray, params: dict) -> np.ndarr
         a, _ = torch_gru(params)(torch.as_tensor(x, dtype=torch.float64),
                                  torch.as_tensor(a0, dtype=torch.float64)[None])
     return a.numpy()
+
+
+def _direction_suffix(layer: int, direction: int) -> str:
+    """PyTorch's suffix of layer ``layer``, direction ``direction`` (0 forward, 1 backward): _l1_reverse."""
+    return f"_l{layer}" + ("_reverse" if direction else "")
+
+
+def copy_stacked(deep: nn.Module, ref: nn.GRU) -> nn.Module:
+    """Copy a batch-first ``nn.GRU``'s weights into ``deep.layers[l][d]`` (in place; returns ``deep``).
+
+    ``deep.layers[l][d]`` is a one-layer module with ``weight_ih``, ``weight_hh``, ``bias_ih``,
+    ``bias_hh``: layer ``l``, direction ``d`` (0 forward, 1 backward), which PyTorch names
+    ``weight_ih_l{l}`` and ``weight_ih_l{l}_reverse``.
+    """
+    directions = 2 if ref.bidirectional else 1
+    for layer in range(ref.num_layers):
+        for d in range(directions):
+            copy_params(deep.layers[layer][d], params_of(ref, suffix=_direction_suffix(layer, d)))
+    return deep
+
+
+def torch_gru_layer(ref: nn.GRU, layer: int) -> nn.GRU:
+    """Layer ``layer`` of ``ref`` alone: a one-layer ``nn.GRU`` (same directions, dtype, batch_first)."""
+    directions = 2 if ref.bidirectional else 1
+    size = ref.input_size if layer == 0 else directions * ref.hidden_size
+    one = nn.GRU(size, ref.hidden_size, batch_first=ref.batch_first,
+                 bidirectional=ref.bidirectional).to(ref.weight_ih_l0.dtype)
+    for d in range(directions):
+        copy_params(one, params_of(ref, suffix=_direction_suffix(layer, d)), suffix=_direction_suffix(0, d))
+    return one
