@@ -38,3 +38,11 @@ def params_of(module: nn.Module, suffix: str = "") -> dict:
     """The params dict (float64 numpy) of a module with torch-named GRU/LSTM weights."""
     return {key: getattr(module, name + suffix).detach().cpu().double().numpy().copy()
             for key, name in NAMES.items()}
+
+
+def torch_module(cls: type[nn.Module], params: dict, gates: int, **kwargs) -> nn.Module:
+    """A float64 ``cls`` (``nn.GRUCell``, ``nn.LSTM`` ...) with the params' weights: a cell,
+    or, with ``batch_first=True`` in ``kwargs``, a one-layer layer (weights named ``*_l0``)."""
+    rows, D = np.shape(params["Wx"])
+    module = cls(D, rows // gates, **kwargs).double()
+    return copy_params(module, params, suffix="_l0" if issubclass(cls, nn.RNNBase) else "")

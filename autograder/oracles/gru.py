@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .gated import copy_params, params_of, random_gated_params  # noqa: F401 - part of this module's API
+from .gated import copy_params, params_of, random_gated_params, torch_module  # noqa: F401 - part of this module's API
 
 
 def random_gru_params(D: int, H: int, seed: int, dtype=np.float64, scale: float = 0.5) -> dict:
@@ -30,14 +30,12 @@ def random_gru_params(D: int, H: int, seed: int, dtype=np.float64, scale: float 
 
 def torch_gru_cell(params: dict) -> nn.GRUCell:
     """A float64 ``nn.GRUCell`` with the params' weights."""
-    H3, D = np.shape(params["Wx"])
-    return copy_params(nn.GRUCell(D, H3 // 3).double(), params)
+    return torch_module(nn.GRUCell, params, gates=3)
 
 
 def torch_gru(params: dict) -> nn.GRU:
     """A one-layer, batch-first float64 ``nn.GRU`` with the params' weights."""
-    H3, D = np.shape(params["Wx"])
-    return copy_params(nn.GRU(D, H3 // 3, batch_first=True).double(), params, suffix="_l0")
+    return torch_module(nn.GRU, params, gates=3, batch_first=True)
 
 
 def torch_gru_cell_reference(xt: np.ndarray, a_prev: np.ndarray, params: dict) -> np.ndarray:

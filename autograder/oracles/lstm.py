@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .gated import copy_params, params_of, random_gated_params  # noqa: F401 - part of this module's API
+from .gated import copy_params, params_of, random_gated_params, torch_module  # noqa: F401 - part of this module's API
 
 
 def random_lstm_params(D: int, H: int, seed: int, dtype=np.float64, scale: float = 0.5) -> dict:
@@ -28,14 +28,12 @@ def random_lstm_params(D: int, H: int, seed: int, dtype=np.float64, scale: float
 
 def torch_lstm_cell(params: dict) -> nn.LSTMCell:
     """A float64 ``nn.LSTMCell`` with the params' weights."""
-    H4, D = np.shape(params["Wx"])
-    return copy_params(nn.LSTMCell(D, H4 // 4).double(), params)
+    return torch_module(nn.LSTMCell, params, gates=4)
 
 
 def torch_lstm(params: dict) -> nn.LSTM:
     """A one-layer, batch-first float64 ``nn.LSTM`` with the params' weights."""
-    H4, D = np.shape(params["Wx"])
-    return copy_params(nn.LSTM(D, H4 // 4, batch_first=True).double(), params, suffix="_l0")
+    return torch_module(nn.LSTM, params, gates=4, batch_first=True)
 
 
 def torch_lstm_cell_reference(xt, a_prev, c_prev, params: dict) -> tuple[np.ndarray, np.ndarray]:
