@@ -44,13 +44,13 @@ test-fast: $(BIN)/.installed  ## the tests that need neither training nor the bo
 	$(BIN)/python -m pytest -n $(JOBS) -m "not slow"
 
 bench: $(BIN)/.installed  ## measure the course (book builds, training, grading, test time): docs/benchmarks/REPORT.md
-	$(BIN)/python scripts/bench_course.py
+	$(BIN)/python -m scripts.bench_course
 
 bundle: book  ## what students get: dist/student-bundle/ and dist/student-bundle.zip (book, exercises, wheel)
-	$(BIN)/python scripts/make_bundle.py
+	$(BIN)/python -m scripts.make_bundle
 
 gpu-check:  ## on a GPU machine: train ex06/ex07, time to threshold, CPU/GPU ratio, GPU->CPU grading (OUT=dir)
-	$(or $(wildcard $(BIN)/python),python3) scripts/gpu_check.py --out $(or $(OUT),_build/gpu-check)
+	$(or $(wildcard $(BIN)/python),python3) -m scripts.gpu_check --out $(or $(OUT),_build/gpu-check)
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check rnncourse autograder rnngrade tests scripts

@@ -1,7 +1,7 @@
 """Measure how long a reader-facing book build takes, cold and warm, and write the figures.
 
-    python scripts/bench_book.py                 # writes docs/benchmarks/book.md and book.json
-    python scripts/bench_book.py --source DIR    # benchmark another checkout
+    python -m scripts.bench_book                 # writes docs/benchmarks/book.md and book.json
+    python -m scripts.bench_book --source DIR    # benchmark another checkout
 
 Runs in a scratch copy of the repository (its tracked and untracked-but-not-ignored files),
 so your own ``_build`` is left alone. Four builds, each the README's
@@ -198,7 +198,7 @@ def render(data: dict) -> str:
     lines = [
         "# Book build benchmark",
         "",
-        "Written by `python scripts/bench_book.py` (part of `make bench`); do not edit by hand.",
+        "Written by `python -m scripts.bench_book` (part of `make bench`); do not edit by hand.",
         "",
         f"- when: {data['date']}, commit `{data['commit']}`",
         f"- machine: {data['machine']}, {data['cpus']} CPUs"

@@ -1,8 +1,8 @@
 """The course's performance figures in one report: ``make bench`` -> docs/benchmarks/REPORT.md.
 
-    python scripts/bench_course.py                  # everything (about 10-30 minutes)
-    python scripts/bench_course.py --skip-book      # reuse docs/benchmarks/book.json
-    python scripts/bench_course.py --only ex01_rnn_basics
+    python -m scripts.bench_course                  # everything (about 10-30 minutes)
+    python -m scripts.bench_course --skip-book      # reuse docs/benchmarks/book.json
+    python -m scripts.bench_course --only ex01_rnn_basics
 
 Each figure is listed beside its goal:
 
@@ -35,13 +35,14 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
 import nbformat  # noqa: E402
 
-from rnngrade.course import SOLUTIONS, assignments, generate_assignment  # noqa: E402
+from rnngrade.course import (  # noqa: E402
+    ROOT,  # noqa: E402
+    SOLUTIONS,
+    assignments,
+    generate_assignment,
+)
 from scripts import bench_book  # noqa: E402
 
 OUT = ROOT / "docs" / "benchmarks" / "REPORT.md"

@@ -1,6 +1,6 @@
 """Benchmark the batch grader against plain ``nbgrader autograde`` on N identical submissions.
 
-    python scripts/bench_grader.py [--exercise ex01_rnn_basics] [--n 4] [--checkpoint-dir DIR]
+    python -m scripts.bench_grader [--exercise ex01_rnn_basics] [--n 4] [--checkpoint-dir DIR]
 
 In one run, on the same N copies of a correct submission (the solution's code in the
 released notebook, plus the reference checkpoint):
@@ -32,9 +32,7 @@ from pathlib import Path
 
 import nbformat
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
+from rnngrade.course import ROOT as REPO  # noqa: E402
 from rnngrade.course import generate_assignment, nbgrader_env  # noqa: E402
 from rnngrade.release import checkpoint_patterns  # noqa: E402
 from rnngrade.sandbox import KERNEL_COMPUTE_ENV  # noqa: E402

@@ -1,7 +1,7 @@
 """Train the reference models of exercises 6 and 7 on the GPU and check they grade the same on the CPU.
 
-    python scripts/gpu_check.py --out DIR            # on a machine with CUDA (make gpu-check)
-    python scripts/gpu_check.py --out DIR --quick    # a few steps on whatever is there (a test)
+    python -m scripts.gpu_check --out DIR            # on a machine with CUDA (make gpu-check)
+    python -m scripts.gpu_check --out DIR --quick    # a few steps on whatever is there (a test)
 
 For each exercise it
 
@@ -35,9 +35,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parent.parent  # stands alone on a GPU machine: no instructor package there
 
 import torch  # noqa: E402
 

@@ -1,6 +1,6 @@
 """Make what an instructor publishes to students: dist/student-bundle/ and its zip.
 
-    python scripts/make_bundle.py            # `make bundle` builds the book first, then runs this
+    python -m scripts.make_bundle            # `make bundle` builds the book first, then runs this
 
 The bundle holds
 
@@ -29,7 +29,8 @@ import tomllib
 import zipfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from rnngrade.course import ROOT
+
 HTML = ROOT / "_build" / "html"
 EXERCISES = ROOT / "exercises"
 NAME = "student-bundle"

@@ -24,9 +24,9 @@ import pytest
 
 from rnngrade import course
 from rnngrade import release as release_tool
+from rnngrade.course import ROOT as REPO
 from tests import harness
 
-REPO = Path(__file__).resolve().parents[1]
 EXERCISES = sorted(p.name for p in (REPO / "solutions").iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
 MAX_VARIANTS = 2  # per exercise, to keep the run short
 

@@ -27,9 +27,7 @@ from pathlib import Path
 import pytest
 
 from rnngrade import batch, course, leaks
-
-sys.path.insert(0, str(Path(__file__).parent / "redteam"))
-import make_batch  # noqa: E402
+from tests.redteam import make_batch  # noqa: E402
 
 pytestmark = [
     pytest.mark.slow,

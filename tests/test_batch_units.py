@@ -16,8 +16,7 @@ import pytest
 from autograder import integrity
 from autograder.integrity import module_aliases, protected_names, scan_source
 from rnngrade import batch, course, intake, leaks, report, sandbox, worker
-
-REPO = Path(__file__).resolve().parents[1]
+from rnngrade.course import ROOT as REPO
 
 SETUP = """
 import numpy as np
@@ -232,7 +231,7 @@ needs_bwrap = pytest.mark.needs_bwrap  # skipped without bubblewrap; a failure u
 
 @needs_bwrap
 def test_bwrap_sandbox_hides_course_blocks_network_and_writes(tmp_path):
-    repo = Path(__file__).resolve().parents[1]
+    repo = REPO
     work = tmp_path / "run"
     work.mkdir()
     os.chmod(tmp_path, 0o755)
@@ -434,7 +433,7 @@ def test_sandboxed_kernel_survives_an_interrupt(tmp_path):
 
 def test_isolation_tests_fail_without_bubblewrap_under_ci():
     """Under CI=true a missing bubblewrap is a failure, never a skip (conftest's needs_bwrap)."""
-    repo = Path(__file__).resolve().parents[1]
+    repo = REPO
     test = "tests/test_batch_units.py::test_bwrap_sandbox_hides_course_blocks_network_and_writes"
     base = {**os.environ, "PATH": str(Path(sys.executable).parent)}  # no /usr/bin: no bwrap
     ci = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", test],

@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from rnncourse.claims import ClaimError, claim
+from rnngrade.course import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = sorted((ROOT / "book").glob("ch*.md"))
 
 # (chapter, a regular expression for the phrase that holds the number, why it is not a measurement).

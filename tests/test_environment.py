@@ -6,7 +6,8 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from rnngrade.course import ROOT
+
 CONDA_NAMES = {"torch": "pytorch"}  # conda-forge names that differ from PyPI's
 
 

@@ -1,18 +1,17 @@
-"""scripts/gpu_check.py runs end to end on the CPU (--quick) and writes its report."""
+"""`python -m scripts.gpu_check` (make gpu-check) runs end to end on the CPU (--quick) and writes its report."""
 
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from rnngrade.course import ROOT
 
 
 @pytest.mark.slow
 def test_gpu_check_quick_on_cpu(tmp_path):
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "gpu_check.py"), "--out", str(tmp_path),
+    proc = subprocess.run([sys.executable, "-m", "scripts.gpu_check", "--out", str(tmp_path),
                            "--quick", "--device", "cpu"], cwd=ROOT, capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -19,11 +19,9 @@ import nbformat
 import pytest
 
 from rnngrade import batch, release
+from rnngrade.course import ROOT as REPO
 from rnngrade.course import nbgrader_env
-
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests" / "redteam"))
-import make_batch  # noqa: E402
+from tests.redteam import make_batch  # noqa: E402
 
 A = make_batch.A
 

@@ -1,0 +1,1 @@
+"""The red-team class: a tiny course and one submission per attack (make_batch)."""
