@@ -254,7 +254,7 @@ def draw_bptt_flow(ax=None, steps: int = 4, grad_color: str = "#d62728"):
     _arrow(ax, (1.2 - 0.85, ys["a"] + 0.12), (1.2 - W / 2, ys["a"] + 0.12), color=grey)
     right = 1.2 + (steps - 1) * DX * 1.25
     ax.text((1.2 + right) / 2, -0.85,
-            r"$\delta^{\langle t\rangle} = (1 - a^{\langle t\rangle 2}) \odot \left(W_{ya}^\top(\hat y^{\langle t\rangle}"
+            r"$\delta^{\langle t\rangle} = (1 - (a^{\langle t\rangle})^2) \odot \left(W_{ya}^\top(\hat y^{\langle t\rangle}"
             r" - y^{\langle t\rangle}) + W_{aa}^\top \delta^{\langle t+1\rangle}\right),\qquad"
             r"\partial\mathcal{L}/\partial W_{aa} = \sum_t \delta^{\langle t\rangle} a^{\langle t-1\rangle\top}$",
             ha="center", va="center", fontsize=10, color=grad_color)
