@@ -212,3 +212,52 @@ def _titles(ax, title, example, x):
     ax.text(x, 2 * DY + 1.6, title, ha="center", va="top", fontsize=11)
     ax.text(x, 2 * DY + 1.12, example, ha="center", va="top", fontsize=9, color="#555555",
             style="italic")
+
+
+def draw_bptt_flow(ax=None, steps: int = 4, grad_color: str = "#d62728"):
+    """Backpropagation through time (chapter 2): forward arrows in grey, gradients in red.
+
+    Each column t has x<t>, a<t>, ŷ<t> and its loss L<t>. The red dashed arrows carry the
+    gradient backwards: from L<t> down to a<t> through W_ya, and from a<t+1> back to a<t>
+    through tanh' and W_aa. Each a<t> adds the two; every step adds its share to the shared
+    parameters' gradients.
+    """
+    ax = _axes(ax, (2.2 * (steps + 1), 4.6))
+    grey = "#9a9a9a"
+    ys = {"x": 0, "a": DY, "y": 2 * DY, "L": 3 * DY}
+    for i in range(steps):
+        cx, t = 1.2 + i * DX * 1.25, i + 1
+        label = "T" if i == steps - 1 else str(t)
+        _box(ax, cx, ys["x"], rf"$x^{{\langle {label}\rangle}}$", INPUT)
+        _box(ax, cx, ys["a"], rf"$a^{{\langle {label}\rangle}}$", HIDDEN)
+        _box(ax, cx, ys["y"], rf"$\hat y^{{\langle {label}\rangle}}$", OUTPUT)
+        ax.text(cx, ys["L"], rf"$\mathcal{{L}}^{{\langle {label}\rangle}}$", ha="center",
+                va="center", fontsize=12, color=grad_color)
+        _up(ax, cx - 0.12, ys["x"], ys["a"], color=grey)
+        _up(ax, cx - 0.12, ys["a"], ys["y"], color=grey)
+        _arrow(ax, (cx - 0.12, ys["y"] + H / 2), (cx - 0.12, ys["L"] - 0.25), color=grey)
+        # gradient from the step's own loss, down through the softmax and W_ya
+        _arrow(ax, (cx + 0.12, ys["L"] - 0.25), (cx + 0.12, ys["y"] + H / 2), color=grad_color,
+               ls="--")
+        _arrow(ax, (cx + 0.12, ys["y"] - H / 2), (cx + 0.12, ys["a"] + H / 2),
+               r"$W_{ya}^\top(\hat y - y)$" if i == steps - 1 else None, side="right",
+               color=grad_color, ls="--")
+        if i + 1 < steps:
+            nx = 1.2 + (i + 1) * DX * 1.25
+            _arrow(ax, (cx + W / 2, ys["a"] + 0.12), (nx - W / 2, ys["a"] + 0.12), color=grey)
+            _arrow(ax, (nx - W / 2, ys["a"] - 0.12), (cx + W / 2, ys["a"] - 0.12), color=grad_color,
+                   ls="--")
+            ax.text((cx + nx) / 2, ys["a"] - 0.2,
+                    r"$W_{aa}^\top\,\delta^{\langle t+1\rangle}$" if i == steps - 2 else "",
+                    ha="center", va="top", fontsize=9, color=grad_color)
+    ax.text(1.2 - 0.9, ys["a"], r"$a^{\langle 0\rangle}$", ha="right", va="center", fontsize=11)
+    _arrow(ax, (1.2 - 0.85, ys["a"] + 0.12), (1.2 - W / 2, ys["a"] + 0.12), color=grey)
+    right = 1.2 + (steps - 1) * DX * 1.25
+    ax.text((1.2 + right) / 2, -0.85,
+            r"$\delta^{\langle t\rangle} = (1 - (a^{\langle t\rangle})^2) \odot \left(W_{ya}^\top(\hat y^{\langle t\rangle}"
+            r" - y^{\langle t\rangle}) + W_{aa}^\top \delta^{\langle t+1\rangle}\right),\qquad"
+            r"\partial\mathcal{L}/\partial W_{aa} = \sum_t \delta^{\langle t\rangle} a^{\langle t-1\rangle\top}$",
+            ha="center", va="center", fontsize=10, color=grad_color)
+    ax.set_xlim(1.2 - 1.5, right + W + 0.6)
+    ax.set_ylim(-1.2, 3 * DY + 0.4)
+    return ax

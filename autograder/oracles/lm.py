@@ -107,3 +107,58 @@ def greedy_ids(params: dict, max_len: int, eos: int = 0) -> list[int]:
         if nxt == eos:
             break
     return out
+
+
+# --- Truncated BPTT (exercise 2, unit 6) --------------------------------------------------------
+
+
+def autograd_nodes(tensor: torch.Tensor) -> int:
+    """How many autograd nodes are reachable from ``tensor.grad_fn`` (0 for a constant)."""
+    seen, stack = set(), [tensor.grad_fn]
+    while stack:
+        node = stack.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        stack.extend(fn for fn, _ in node.next_functions)
+    return len(seen)
+
+
+def _constant(state):
+    if state is None:
+        return None
+    if isinstance(state, torch.Tensor):
+        return state.detach().clone()
+    return tuple(s.detach().clone() for s in state)
+
+
+def truncated_bptt_reference(rnn, head, chunks, lr: float, state=None, *, carry: bool = True):
+    """What truncated BPTT with plain SGD does, from its definition; the modules are left untouched.
+
+    For each chunk ``(x, y)``: the incoming state is a **constant** (no gradient flows into it);
+    the chunk's loss is the mean cross-entropy of ``head(rnn(x, state)[0])`` against ``y``; its
+    gradient is ``torch.autograd.grad`` of that loss alone; the update is ``p <- p - lr * grad``.
+    The chunk's final state, as a constant, starts the next chunk (``carry=False``: every chunk
+    starts from ``state`` again, for diagnoses).
+
+    Returns ``(losses, final state, {name: parameter after the updates})``, names as in
+    ``rnn.named_parameters()`` prefixed ``rnn.`` / ``head.``.
+    """
+    import copy
+
+    rnn, head = copy.deepcopy(rnn), copy.deepcopy(head)
+    params = [p for p in rnn.parameters()] + [p for p in head.parameters()]
+    losses, first, carried = [], _constant(state), _constant(state)
+    for x, y in chunks:
+        out, new_state = rnn(x, carried if carry else _constant(first))
+        logits = head(out)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        grads = torch.autograd.grad(loss, params)
+        with torch.no_grad():
+            for p, g in zip(params, grads, strict=True):
+                p -= lr * g
+        losses.append(loss.item())
+        carried = _constant(new_state)
+    named = {f"rnn.{k}": v.detach().clone() for k, v in rnn.named_parameters()}
+    named.update({f"head.{k}": v.detach().clone() for k, v in head.named_parameters()})
+    return losses, carried, named

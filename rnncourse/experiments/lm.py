@@ -219,3 +219,114 @@ def draw_unrolled_lm(ax, targets: list[str], *, show_loss: bool = True, max_step
             if shown[col + 1] is not None:
                 ax.annotate("", xy=(col + 0.8, -0.7), xytext=(col + 0.25, 1.4),
                             arrowprops=forcing)
+
+
+# --- Truncated backpropagation through time (chapter 2) ---------------------------------------
+
+
+def stream_chunks(stream: torch.Tensor, n_streams: int, chunk: int, start: int):
+    """Cut one long token stream into ``n_streams`` parallel rows, then consecutive chunks.
+
+    Returns a list of ``(x, y)`` pairs of shape ``(n_streams, chunk)``: chunk ``k + 1`` of row
+    ``i`` continues chunk ``k`` of row ``i``, so a model may carry its state from one to the
+    next. ``x`` is ``y`` shifted by one step (teacher forcing), ``start`` before each row.
+    """
+    stream = torch.as_tensor(stream)
+    per_row = (len(stream) // n_streams // chunk) * chunk
+    y = stream[: n_streams * per_row].reshape(n_streams, per_row)
+    x = teacher_forcing_inputs(y, start)
+    return [(x[:, k:k + chunk], y[:, k:k + chunk]) for k in range(0, per_row, chunk)]
+
+
+def detach_state(state):
+    """The hidden state as a constant: ``h.detach()``, or each part of an LSTM's ``(h, c)``."""
+    if state is None or isinstance(state, torch.Tensor):
+        return None if state is None else state.detach()
+    return tuple(s.detach() for s in state)
+
+
+def graph_size(tensor: torch.Tensor) -> tuple[int, int]:
+    """(autograd nodes reachable from ``tensor``, bytes of the tensors they saved for backward).
+
+    Walks ``grad_fn.next_functions``; saved tensors are read from each node's ``_saved_*``
+    attributes and counted once each (by storage address), so shared weights count once.
+    """
+    seen, stack, storages = set(), [tensor.grad_fn], {}
+    while stack:
+        node = stack.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        for name in dir(node):
+            if name.startswith("_saved_"):
+                try:
+                    value = getattr(node, name)
+                except RuntimeError:  # freed by an earlier backward
+                    continue
+                if isinstance(value, torch.Tensor):
+                    storages[value.untyped_storage().data_ptr()] = value.untyped_storage().nbytes()
+        stack.extend(fn for fn, _ in node.next_functions)
+    return len(seen), sum(storages.values())
+
+
+@dataclass
+class StatefulProfile:
+    """What ``profile_stateful`` measured, one entry per chunk."""
+
+    nodes: list[int] = field(default_factory=list)       # autograd nodes reachable from the loss
+    saved_mb: list[float] = field(default_factory=list)  # MB of tensors saved for its backward
+    seconds: list[float] = field(default_factory=list)   # forward + backward (not the count)
+    losses: list[float] = field(default_factory=list)
+
+
+def profile_stateful(model: RNNLM, chunks, *, detach: bool) -> StatefulProfile:
+    """Forward and backward, chunk after chunk, carrying the state; measure the graph and time.
+
+    With ``detach=True`` the state is cut from its history after each chunk (truncated BPTT).
+    With ``detach=False`` the state keeps its history, so each backward needs
+    ``retain_graph=True`` and runs through every chunk read so far. No optimizer step is
+    taken (an in-place update would break the retained graph), so both runs do the same work
+    per chunk and differ only in the graph.
+    """
+    prof, state = StatefulProfile(), None
+    with cpu_threads(1):
+        for x, y in chunks:
+            t0 = time.perf_counter()
+            a, state = model.rnn(model.embed(x), state)
+            loss = F.cross_entropy(model.readout(a).flatten(0, 1), y.flatten())
+            t1 = time.perf_counter()
+            nodes, saved = graph_size(loss)       # before backward frees what it saved
+            prof.nodes.append(nodes)
+            prof.saved_mb.append(saved / 2**20)
+            t2 = time.perf_counter()
+            model.zero_grad(set_to_none=True)
+            loss.backward(retain_graph=not detach)
+            if detach:
+                state = detach_state(state)
+            prof.seconds.append((t1 - t0) + (time.perf_counter() - t2))
+            prof.losses.append(loss.item())
+    return prof
+
+
+def train_stateful(model: RNNLM, chunks, *, lr: float = 3e-3, detach: bool = True,
+                   clip_norm: float = 1.0) -> list[float]:
+    """Truncated BPTT: one AdamW step per chunk, the state carried (and detached) between them.
+
+    Returns each chunk's mean cross-entropy. With ``detach=False`` the second chunk's
+    backward raises PyTorch's error about the freed graph: the reason ``detach`` is there.
+    """
+    opt = torch.optim.AdamW(model.parameters(), lr=lr)
+    losses, state = [], None
+    model.train()
+    with cpu_threads(1):
+        for x, y in chunks:
+            a, state = model.rnn(model.embed(x), state)
+            loss = F.cross_entropy(model.readout(a).flatten(0, 1), y.flatten())
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+            opt.step()
+            losses.append(loss.item())
+            if detach:
+                state = detach_state(state)
+    return losses

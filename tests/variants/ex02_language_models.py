@@ -83,6 +83,34 @@ VARIANTS = {
         "loses": ["test_sample"],
         "message": "temperature",
     },
+    "tbptt_forgets_detach": {
+        # the state carried without detach: the second chunk's backward runs into the freed graph
+        "cell": "train_stateful",
+        "replace": [("        state = state.detach() if isinstance(state, torch.Tensor) else tuple(s.detach() for s in state)\n",
+                     "")],
+        "loses": ["test_train_stateful"],
+        "message": "detach the carried state",
+    },
+    "tbptt_retains_the_graph_instead": {
+        # PyTorch's error message suggests retain_graph=True: the graph then grows with every chunk
+        "cell": "train_stateful",
+        "replace": [("        state = state.detach() if isinstance(state, torch.Tensor) else tuple(s.detach() for s in state)\n",
+                     ""),
+                    ("loss.backward()", "loss.backward(retain_graph=True)")],
+        "loses": ["test_train_stateful"],
+        "message": "grew from chunk to chunk",
+    },
+    "tbptt_does_not_carry_the_state": {
+        # every chunk starts from the initial state: detached, but nothing is carried
+        "cell": "train_stateful",
+        "replace": [("out, state = rnn(x, state)", "out, new_state = rnn(x, state)"),
+                    ("state = state.detach() if isinstance(state, torch.Tensor) else tuple(s.detach() for s in state)",
+                     "final = new_state.detach() if isinstance(new_state, torch.Tensor) "
+                     "else tuple(s.detach() for s in new_state)"),
+                    ("return losses, state", "return losses, final")],
+        "loses": ["test_train_stateful"],
+        "message": "carry the state",
+    },
     "char_lm_summed_loss": {
         "cell": "char_lm",
         "replace": [("ignore_index=names.IGNORE)", 'ignore_index=names.IGNORE, reduction="sum")')],
