@@ -4,8 +4,9 @@
     python -m scripts.cjk_font --check    # exit 1 (and say which) if a character is missing
 
 A reader's machine may have no CJK font at all, and then the glossary's Chinese names are empty
-boxes. The book therefore ships its own: the CJK characters of ``book/*.md`` (and ``EXTRA``, the
-few that a page prints from its code's output but no source spells) are cut out of Noto Sans CJK
+boxes. The book therefore ships its own: the CJK characters of ``book/*.md``, ``book/*.bib`` (a
+reference's Chinese title, shown in the bibliography and in each citation's tooltip) and ``EXTRA``
+(the few that a page prints from its code's output but no source spells) are cut out of Noto Sans CJK
 SC Regular (SIL Open Font License 1.1; Debian's ``fonts-noto-cjk``: ``apt-get install -y
 fonts-noto-cjk``) with fontTools' subsetter and written as WOFF (zlib; WOFF2 would need brotli)
 to ``book/_static/fonts/``, with the license beside it. ``book/_static/cjk-font.css`` declares it
@@ -39,9 +40,9 @@ EXTRA = "宝"
 
 
 def book_characters(root: Path = ROOT) -> set[str]:
-    """The CJK characters of the book's pages (``book/*.md``) and ``EXTRA``."""
+    """The CJK characters of the book's sources (``book/*.md``, ``book/*.bib``) and ``EXTRA``."""
     chars = set(EXTRA)
-    for page in sorted((root / "book").glob("*.md")):
+    for page in sorted([*(root / "book").glob("*.md"), *(root / "book").glob("*.bib")]):
         chars |= set(CJK.findall(page.read_text(encoding="utf-8")))
     return chars
 

@@ -15,7 +15,7 @@ from scripts import cjk_font
 def test_the_shipped_font_covers_every_cjk_character_of_the_book():
     assert cjk_font.OUT.exists(), f"no {cjk_font.OUT}: run `{cjk_font.COMMAND}` (needs fonts-noto-cjk)"
     missing = sorted(cjk_font.book_characters() - cjk_font.font_characters())
-    assert not missing, (f"characters of book/*.md not in {cjk_font.OUT.name}: {''.join(missing)}; "
+    assert not missing, (f"characters of book/*.md or book/*.bib not in {cjk_font.OUT.name}: {''.join(missing)}; "
                          f"run `{cjk_font.COMMAND}` (as root first: apt-get install -y fonts-noto-cjk) "
                          "and commit the font")
 
@@ -23,6 +23,7 @@ def test_the_shipped_font_covers_every_cjk_character_of_the_book():
 def test_the_scan_finds_the_glossarys_chinese():
     chars = cjk_font.book_characters()
     assert set("术语表门控循环单元") <= chars
+    assert set("诸葛越") <= chars  # a reference's authors in book/references.bib
     assert not {c for c in chars if c.isascii()}
 
 
