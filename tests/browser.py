@@ -9,6 +9,8 @@ host-resolver rules and by a request route that aborts and records it.
 ``crawl(html_dir)`` visits each page and returns a ``Report`` with one list per kind of
 problem: JavaScript errors, failed or blocked requests, unrendered math, broken images,
 broken internal links, pages missing from the navigation. Each entry names its page.
+With ``cjk_family`` it also records, for each page, the CJK characters the reader sees and
+whether that web font (the page's own ``@font-face``) is loaded and draws them (``Report.cjk``).
 """
 
 from __future__ import annotations
@@ -86,6 +88,24 @@ async () => {
 }
 """.replace("SIDEBAR", SIDEBAR_LINKS)
 
+# Runs after document.fonts.ready: the CJK text of the page (main content and the whole body, e.g.
+# the sidebar), the faces of the family FAMILY and their status, and document.fonts.check().
+CJK_PROBE = r"""
+async (family) => {
+  await document.fonts.ready;
+  const cjk = /[\u2e80-\u2fff\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]/g;
+  const chars = el => [...new Set(((el && el.innerText) || "").match(cjk) || [])].join("");
+  const body = chars(document.body);
+  const faces = [...document.fonts].filter(f => f.family.replace(/^["']|["']$/g, "") === family);
+  return {
+    main: chars(document.querySelector("main") || document.body),
+    body: body,
+    faces: faces.map(f => f.status),
+    check: body ? document.fonts.check(`16px "${family}"`, body) : null,
+  };
+}
+"""
+
 WAIT_FOR_MATHJAX = """
 async () => {
   if (!(window.MathJax && window.MathJax.startup && window.MathJax.startup.promise)) return false;
@@ -106,6 +126,7 @@ class Report:
     broken_links: list[str] = field(default_factory=list)
     missing_from_nav: list[str] = field(default_factory=list)
     math_pages: list[str] = field(default_factory=list)
+    cjk: dict[str, dict] = field(default_factory=dict)  # page -> CJK_PROBE's answer (with cjk_family)
 
     PROBLEMS = ("js_errors", "failed_requests", "blocked_requests", "unrendered_math",
                 "broken_images", "broken_links", "missing_from_nav")
@@ -175,10 +196,11 @@ def _local_path(url: str, base: str) -> str | None:
 
 
 def crawl(html_dir: Path, *, landing: str = "book/intro.html", screenshots: dict[str, str] | None = None,
-          shots_dir: Path | None = None, timeout_ms: int = 60_000) -> Report:
+          shots_dir: Path | None = None, timeout_ms: int = 60_000, cjk_family: str | None = None) -> Report:
     """Visit every page of ``html_dir`` in Chromium; see the module docstring.
 
     ``screenshots`` maps a page (relative path) to a PNG file name written into ``shots_dir``.
+    ``cjk_family``: a font family the pages declare for CJK text (see ``Report.cjk``).
     """
     from playwright.sync_api import sync_playwright
 
@@ -235,6 +257,8 @@ def crawl(html_dir: Path, *, landing: str = "book/intro.html", screenshots: dict
             page.evaluate(WAIT_FOR_MATHJAX)
             page.evaluate("document.fonts.ready.then(() => true)")
             info = page.evaluate(PAGE_PROBE)
+            if cjk_family:
+                report.cjk[rel] = page.evaluate(CJK_PROBE, cjk_family)
             ids[rel] = set(info["ids"])
             links[rel] = info["links"]
             sidebar[rel] = info["sidebar"]
