@@ -4,6 +4,7 @@ is, which pages the table of contents lists, and the one strict build that
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -28,3 +29,31 @@ def build_book() -> subprocess.CompletedProcess:
     jb = Path(sys.executable).parent / "jupyter-book"
     return subprocess.run([str(jb), "build", str(ROOT), "--warningiserror", "--nitpick", "--keep-going"],
                           cwd=ROOT, capture_output=True, text=True, timeout=3000)
+
+
+def prose(text: str) -> list[tuple[int, str]]:
+    """(line number, line) of a MyST chapter's prose: no front matter, code cells, fenced
+    blocks or display math (tests/test_claims.py and tests/test_glossary.py read it)."""
+    lines = text.splitlines()
+    start = 0
+    if lines and lines[0].strip() == "---":
+        start = next(i for i in range(1, len(lines)) if lines[i].strip() == "---") + 1
+    out, fence, in_math = [], None, False
+    for number, line in enumerate(lines[start:], start + 1):
+        stripped = line.strip()
+        if fence:
+            if stripped.startswith(fence) and not stripped.strip(fence[0]):
+                fence = None
+            continue
+        opened = re.match(r"^(`{3,}|~{3,})", stripped)
+        if opened:
+            fence = opened.group(1)
+            continue
+        if in_math:
+            in_math = "$$" not in stripped
+            continue
+        if stripped.startswith("$$"):
+            in_math = not (len(stripped) > 4 and stripped.endswith("$$"))
+            continue
+        out.append((number, line))
+    return out

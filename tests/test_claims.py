@@ -23,6 +23,7 @@ import pytest
 
 from rnncourse.claims import ClaimError, claim
 from rnngrade.course import ROOT
+from tests.book import prose
 
 CHAPTERS = sorted((ROOT / "book").glob("ch*.md"))
 
@@ -46,7 +47,6 @@ ALLOWED: list[tuple[str, str, str]] = [
 ]
 
 
-_FENCE = re.compile(r"^(`{3,}|~{3,})")
 _ROLE = re.compile(r"\{[\w:-]+\}`[^`]*`")
 _CODE = re.compile(r"`[^`]*`")
 _MATH = re.compile(r"\$[^$]+\$")
@@ -60,33 +60,6 @@ _MEASURED = re.compile(
     r"|10\s*\^"                                     # 10^-19
     r")"
 )
-
-
-def prose(text: str) -> list[tuple[int, str]]:
-    """(line number, line) of the prose: no front matter, code cells, fenced blocks or display math."""
-    lines = text.splitlines()
-    start = 0
-    if lines and lines[0].strip() == "---":
-        start = next(i for i in range(1, len(lines)) if lines[i].strip() == "---") + 1
-    out, fence, in_math = [], None, False
-    for number, line in enumerate(lines[start:], start + 1):
-        stripped = line.strip()
-        if fence:
-            if stripped.startswith(fence) and not stripped.strip(fence[0]):
-                fence = None
-            continue
-        opened = _FENCE.match(stripped)
-        if opened:
-            fence = opened.group(1)
-            continue
-        if in_math:
-            in_math = "$$" not in stripped
-            continue
-        if stripped.startswith("$$"):
-            in_math = not (len(stripped) > 4 and stripped.endswith("$$"))
-            continue
-        out.append((number, line))
-    return out
 
 
 def hand_typed_numbers(text: str, allowed: list[str] = ()) -> list[tuple[int, str, str]]:

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.book import prose
+
 ROOT = Path(__file__).resolve().parent.parent
 GLOSSARY = ROOT / "book" / "glossary.md"
 CHAPTERS = sorted((ROOT / "book").glob("ch*.md"))
@@ -64,32 +66,10 @@ def role_target(body: str) -> str:
 
 
 def prose_lines(text: str) -> list[tuple[int, str]]:
-    """(line number, line) of the running text of a MyST chapter (see the module docstring)."""
-    lines = text.splitlines()
-    start = 0
-    if lines and lines[0].strip() == "---":
-        start = next(i for i in range(1, len(lines)) if lines[i].strip() == "---") + 1
-    out, fence, in_math = [], None, False
-    for number, line in enumerate(lines[start:], start + 1):
-        stripped = line.strip()
-        if fence:
-            if stripped.startswith(fence) and not stripped.strip(fence[0]):
-                fence = None
-            continue
-        opened = re.match(r"^(`{3,}|~{3,})", stripped)
-        if opened:
-            fence = opened.group(1)
-            continue
-        if in_math:
-            in_math = "$$" not in stripped
-            continue
-        if stripped.startswith("$$"):
-            in_math = not (len(stripped) > 4 and stripped.endswith("$$"))
-            continue
-        if stripped.startswith(("#", ":::", "<!--")) or re.match(r"^:\w+:", stripped):
-            continue  # a heading, a colon fence (its title), an option, a comment
-        out.append((number, line))
-    return out
+    """(line number, line) of the running text of a MyST chapter (see the module docstring):
+    the prose, less headings, colon fences (their titles), options and comments."""
+    return [(number, line) for number, line in prose(text)
+            if not (line.strip().startswith(("#", ":::", "<!--")) or re.match(r"^:\w+:", line.strip()))]
 
 
 def _name_pattern(name: str) -> re.Pattern:

@@ -11,6 +11,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from rnncourse.graph import autograd_graph
+
 from .rnn import torch_rnn
 
 GRAD_KEYS = {"dWax": "Wax", "dWaa": "Waa", "dba": "ba", "dWya": "Wya", "dby": "by"}
@@ -114,14 +116,7 @@ def greedy_ids(params: dict, max_len: int, eos: int = 0) -> list[int]:
 
 def autograd_nodes(tensor: torch.Tensor) -> int:
     """How many autograd nodes are reachable from ``tensor.grad_fn`` (0 for a constant)."""
-    seen, stack = set(), [tensor.grad_fn]
-    while stack:
-        node = stack.pop()
-        if node is None or node in seen:
-            continue
-        seen.add(node)
-        stack.extend(fn for fn, _ in node.next_functions)
-    return len(seen)
+    return len(autograd_graph(tensor))
 
 
 def _constant(state):

@@ -17,6 +17,7 @@ from torch import nn
 
 from ..data import agreement as _agreement
 from ..device import cpu_threads
+from ..graph import autograd_graph
 from ..train import train
 
 KINDS = ("rnn", "gru", "lstm")
@@ -201,16 +202,7 @@ def autograd_nodes(kind: str, distance: int, *, hidden_size: int = 32, batch_siz
     x, y = agreement_data(batch_size, distance, seed)
     with cpu_threads(1):
         _, loss = model(x, y)
-    counts: Counter = Counter()
-    seen, stack = set(), [loss.grad_fn]
-    while stack:
-        node = stack.pop()
-        if node is None or node in seen:
-            continue
-        seen.add(node)
-        counts[type(node).__name__] += 1
-        stack.extend(child for child, _ in node.next_functions)
-    return counts
+    return Counter(type(node).__name__ for node in autograd_graph(loss))
 
 
 def as_cell(model: AgreementModel) -> nn.Module:

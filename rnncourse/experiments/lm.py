@@ -20,6 +20,7 @@ from torch import nn
 
 from ..data.synthetic_language import FiniteStateSource
 from ..device import cpu_threads
+from ..graph import autograd_graph
 from ..train import train
 
 
@@ -251,12 +252,8 @@ def graph_size(tensor: torch.Tensor) -> tuple[int, int]:
     Walks ``grad_fn.next_functions``; saved tensors are read from each node's ``_saved_*``
     attributes and counted once each (by storage address), so shared weights count once.
     """
-    seen, stack, storages = set(), [tensor.grad_fn], {}
-    while stack:
-        node = stack.pop()
-        if node is None or node in seen:
-            continue
-        seen.add(node)
+    nodes, storages = autograd_graph(tensor), {}
+    for node in nodes:
         for name in dir(node):
             if name.startswith("_saved_"):
                 try:
@@ -265,8 +262,7 @@ def graph_size(tensor: torch.Tensor) -> tuple[int, int]:
                     continue
                 if isinstance(value, torch.Tensor):
                     storages[value.untyped_storage().data_ptr()] = value.untyped_storage().nbytes()
-        stack.extend(fn for fn, _ in node.next_functions)
-    return len(seen), sum(storages.values())
+    return len(nodes), sum(storages.values())
 
 
 @dataclass
