@@ -528,7 +528,7 @@ def _run_chunk(chunk: list, report_fd: int, checks: list, watched_types: set[int
     cases again (never pass one).
     """
     _exit, close, dup2, opened, write = os._exit, os.close, os.dup2, os.open, os.write
-    debug = os.environ.get("CLEANROOM_DEBUG_FILE")  # for the grader's developers: why a case tampered
+    debug = os.environ.get("CLEANROOM_DEBUG_FILE")  # for the grader's developers: why a case failed
     progress_r, progress_w = os.pipe()
     import gc
 
@@ -556,8 +556,13 @@ def _run_chunk(chunk: list, report_fd: int, checks: list, watched_types: set[int
                 try:
                     fn(**kwargs)
                     ok = True
-                except BaseException:  # noqa: BLE001 - a failed test, whatever it raised
+                except BaseException as e:  # noqa: BLE001 - a failed test, whatever it raised
                     ok = False
+                    if debug:  # the grader's developers only: never set while grading
+                        import traceback
+
+                        with open(debug, "a") as f:
+                            f.write("".join(traceback.format_exception(e))[-3000:] + "\n")
                 verify("after the test")
                 if ok and not tamper:
                     mask |= 1 << pos
@@ -659,8 +664,31 @@ def _code(obj):
     return obj.__code__ if isinstance(obj, type(_code)) else None
 
 
+def _warm_up(cells: list[dict]) -> None:
+    """Let torch do here, in P, what it does lazily the first time an optimizer is built and
+    used: import ``torch._dynamo`` (through ``torch._compile``; it registers ``weakref.finalize``
+    callbacks) and fill ``typing``'s caches (``typing_extensions`` reads ``sys._getframe`` on a
+    first ``Optional[...]``, in ``zero_grad``'s profiler). In a test process, both would be
+    refused (after ``_disarm``, and under the guard, called from student code) and fail a
+    correct test. Only when a cell uses ``torch.optim``, the one such path the course's tests
+    take (exercise 2's truncated BPTT)."""
+    if not any("optim" in (cell.get("source") or "") for cell in cells):
+        return
+    try:
+        import torch
+
+        weight = torch.zeros(1, requires_grad=True)
+        for optimizer in (torch.optim.SGD([weight], lr=0.1), torch.optim.Adam([weight], lr=0.1)):
+            optimizer.zero_grad()
+            (2 * weight).sum().backward()
+            optimizer.step()
+    except Exception:  # noqa: BLE001 - no torch here: nothing to warm up
+        pass
+
+
 def score(cells: list[dict], report_fd: int, test_timeout: float) -> dict:
     """Execute the cells as described in the module docstring; return the report."""
+    _warm_up(cells)
     instructor: dict = {"__name__": INSTRUCTOR_MODULE, "__builtins__": builtins}
     student: dict = {"__name__": STUDENT_MODULE, "__builtins__": dict(vars(builtins))}
     owned: set[str] = set()  # names the instructor's cells bind
