@@ -344,8 +344,8 @@ def test_interrupted_test_does_not_pass(capsys):
     assert "[PASS] test_endless" not in capsys.readouterr().out
 
 
-def test_record_is_idempotent_and_keeps_manual_scores(tmp_path):
-    """The coordinator's gradebook write: re-recording updates the same rows, adds none."""
+def _gradebook(tmp_path, grade_cells: dict[str, float], solution_cells=()) -> str:
+    """A new gradebook with assignment and notebook ex01 and these cells; returns its URL."""
     from nbgrader.api import Gradebook
 
     course.fast_alembic()
@@ -353,9 +353,18 @@ def test_record_is_idempotent_and_keeps_manual_scores(tmp_path):
     with Gradebook(db, "c") as gb:
         gb.add_assignment("ex01")
         gb.add_notebook("ex01", "ex01")
-        gb.add_grade_cell("t1", "ex01", "ex01", max_score=5, cell_type="code")
-        gb.add_grade_cell("t2", "ex01", "ex01", max_score=15, cell_type="code")
-        gb.add_solution_cell("s1", "ex01", "ex01")
+        for name, max_score in grade_cells.items():
+            gb.add_grade_cell(name, "ex01", "ex01", max_score=max_score, cell_type="code")
+        for name in solution_cells:
+            gb.add_solution_cell(name, "ex01", "ex01")
+    return db
+
+
+def test_record_is_idempotent_and_keeps_manual_scores(tmp_path):
+    """The coordinator's gradebook write: re-recording updates the same rows, adds none."""
+    from nbgrader.api import Gradebook
+
+    db = _gradebook(tmp_path, {"t1": 5, "t2": 15}, solution_cells=["s1"])
     result = {"student": "alice", "assignment": "ex01", "notebooks": {"ex01": {
         "grades": {"t1": {"auto_score": 5.0, "manual_score": None, "needs_manual_grade": False},
                    "t2": {"auto_score": 7.5, "manual_score": None, "needs_manual_grade": False}},
@@ -470,11 +479,7 @@ def test_feedback_run_keeps_at_most_the_output_caps():
 def test_record_names_students_from_the_download_and_keeps_an_instructors_names(tmp_path):
     from nbgrader.api import Gradebook
 
-    course.fast_alembic()
-    db = f"sqlite:///{tmp_path / 'gb.db'}"
-    with Gradebook(db, "c") as gb:
-        gb.add_assignment("ex01")
-        gb.add_notebook("ex01", "ex01")
+    db = _gradebook(tmp_path, {})
     result = {"student": "Jane-Doe", "assignment": "ex01", "notebooks": {}}
     with Gradebook(db, "c") as gb:
         batch.record(gb, result, None, ("Jane", "Doe"))
@@ -508,13 +513,8 @@ def test_one_rounding_rule_in_cells_gradebook_csv_and_export(tmp_path):
     earned = {"t1": 2.86, "t2": points.cell_points(10, 5, 7), "t3": points.cell_points(1, 1, 6)}
     assert earned == {"t1": 2.86, "t2": 7.14, "t3": 0.17}
 
-    course.fast_alembic()
-    db = f"sqlite:///{tmp_path / 'gb.db'}"
+    db = _gradebook(tmp_path, {"t1": 4, "t2": 10, "t3": 1})
     with Gradebook(db, "c") as gb:
-        gb.add_assignment("ex01")
-        gb.add_notebook("ex01", "ex01")
-        for name, mx in (("t1", 4), ("t2", 10), ("t3", 1)):
-            gb.add_grade_cell(name, "ex01", "ex01", max_score=mx, cell_type="code")
         result = {"student": "alice", "assignment": "ex01", "notebooks": {"ex01": {"grades": {
             k: {"auto_score": v, "manual_score": None, "needs_manual_grade": False} for k, v in earned.items()},
             "comments": {}}}}
