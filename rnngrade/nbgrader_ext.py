@@ -67,7 +67,8 @@ def math_to_mathml(markdown: str) -> str:
 
 
 class MathAsMathML(NbGraderPreprocessor):
-    """Feedback's markdown math as MathML (``math_to_mathml``)."""
+    """Markdown math as MathML (``math_to_mathml``) in the HTML nbgrader makes: feedback pages
+    and the formgrader's view of a submission (``configure`` gives it to every HTMLExporter)."""
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type == "markdown" and "$" in cell.source:
@@ -110,6 +111,28 @@ class RoundedCsvExport(CsvExportPlugin):
             w.writerows(rows)
 
 
+NBCONVERT_TEMPLATES = Path(__file__).parent / "templates" / "nbconvert"
+
+
+def offline_html(c) -> None:
+    """No MathJax from a CDN in the HTML nbgrader makes (feedback pages; the formgrader's
+    submission page, which renders with its own ``HTMLExporter(config=...)``): nbgrader's
+    ``feedback`` and ``formgrade`` templates call nbconvert's ``mathjax()`` macro with its
+    default CDN address, which offline leaves raw TeX and, online, calls the internet.
+
+    ``HTMLExporter.extra_template_basedirs`` is searched before nbconvert's own template
+    folders for every template of the chain (formgrade -> classic -> base), so this folder's
+    ``base/mathjax.html.j2`` replaces nbconvert's: its macro loads no script (math is MathML,
+    ``MathAsMathML``) and only gives formgrade.js the MathJax startup signal it waits for.
+    nbgrader sets this trait only when the config leaves it unset (GenerateFeedback) or
+    before it reads the config (the formgrader), so the list names nbgrader's own template
+    folder, where ``feedback`` and ``formgrade`` live, too."""
+    import nbgrader
+
+    nbgrader_templates = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader" / "templates"
+    c.HTMLExporter.extra_template_basedirs = [str(NBCONVERT_TEMPLATES), str(nbgrader_templates)]
+
+
 def configure(c) -> None:
     """Apply the course's nbgrader settings to a traitlets config object."""
     from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
@@ -117,7 +140,11 @@ def configure(c) -> None:
     from nbgrader.preprocessors import GetGrades
 
     # Order: grades are read first, then hidden tests are removed, then styled.
-    c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, MathAsMathML, CSSHTMLHeaderPreprocessor]
+    c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+    # Math as MathML and no CDN script in every HTMLExporter of an nbgrader app: feedback's
+    # (these run before the ones above) and the formgrader's, which takes no other preprocessors.
+    c.HTMLExporter.preprocessors = [MathAsMathML]
+    offline_html(c)
     c.ExportApp.plugin_class = RoundedCsvExport
     c.GenerateAssignment.preprocessors = [RefuseReferenceCheckpoints,
                                           *GenerateAssignment().preprocessors]

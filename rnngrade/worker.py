@@ -532,7 +532,7 @@ def _nbgrader_config(scratch: Path, task: dict, limits: sandbox.Limits):
     )
     from traitlets.config import Config
 
-    from .nbgrader_ext import HideHiddenTests, MathAsMathML
+    from .nbgrader_ext import HideHiddenTests, MathAsMathML, offline_html
 
     c = Config()
     c.CourseDirectory.root = str(scratch)
@@ -562,6 +562,7 @@ def _nbgrader_config(scratch: Path, task: dict, limits: sandbox.Limits):
         SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
     c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, _redact_class(), MathAsMathML,
                                         CSSHTMLHeaderPreprocessor]
+    offline_html(c)  # the feedback page loads no MathJax from a CDN
     return c
 
 

@@ -350,3 +350,48 @@ def download_link(html_file: Path, href_suffix: str, timeout_ms: int = 60_000) -
             return download.suggested_filename, Path(download.path()).read_bytes()
         finally:
             context.close()
+
+
+@dataclass
+class Visit:
+    """One page as ``visit`` saw it: its HTML after load, its text, and what went wrong."""
+    html: str
+    text: str
+    blocked_requests: list[str]
+    failed_requests: list[str]
+    js_errors: list[str]
+    probe: object = None
+
+
+def visit(url: str, *, probe: str | None = None, timeout_ms: int = 30_000) -> Visit:
+    """Open ``url`` (on 127.0.0.1) in Chromium with every non-loopback request blocked (as
+    ``crawl`` does) and return what the reader got once the page and its requests settled;
+    ``probe``: a JavaScript function run in the page then (its answer is ``Visit.probe``)."""
+    from playwright.sync_api import sync_playwright
+
+    blocked: list[str] = []
+    failed: list[str] = []
+    errors: list[str] = []
+    with sync_playwright() as pw, tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
+        context = pw.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, service_workers="block")
+        try:
+            def route(route_, request):
+                if request.url.startswith(("data:", "blob:", "about:")) or urlsplit(request.url).hostname in LOOPBACK:
+                    route_.continue_()
+                else:
+                    blocked.append(request.url)
+                    route_.abort("blockedbyclient")
+
+            context.route("**/*", route)
+            page = context.new_page()
+            page.on("console", lambda m: m.type == "error" and errors.append(f"console.error: {m.text}"))
+            page.on("pageerror", lambda e: errors.append(f"exception: {e}"))
+            page.on("requestfailed", lambda r: urlsplit(r.url).hostname in LOOPBACK
+                    and failed.append(f"{r.url} ({r.failure})"))
+            page.on("response", lambda r: r.status >= 400 and failed.append(f"{r.url} (HTTP {r.status})"))
+            page.goto(url, wait_until="networkidle", timeout=timeout_ms)
+            answer = page.evaluate(probe) if probe else None
+            return Visit(page.content(), page.evaluate("document.body.innerText"), blocked, failed, errors, answer)
+        finally:
+            context.close()

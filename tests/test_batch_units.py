@@ -553,6 +553,26 @@ def test_feedback_math_is_mathml_drawn_without_a_script():
     assert "costs $5;" in out and r"\$x$ stays" in out and r"\tanh" not in out
 
 
+def test_worker_feedback_loads_no_mathjax_from_the_internet(tmp_path):
+    """The batch grader's feedback page is rendered as nbgrader's GenerateFeedback sets up its
+    HTMLExporter (template ``feedback``), with the worker's config: nbconvert's ``mathjax()``
+    macro is the course's (``nbgrader_ext.offline_html``), which loads no script."""
+    import re
+
+    import nbformat
+    from nbconvert.exporters import HTMLExporter
+    from nbgrader.converters import GenerateFeedback
+    from nbgrader.coursedir import CourseDirectory
+
+    c = worker._nbgrader_config(tmp_path, {"course_id": "c"}, sandbox.Limits())
+    feedback = GenerateFeedback(coursedir=CourseDirectory(config=c), config=c)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("$x$")])
+    html, _ = HTMLExporter(config=feedback.config).from_notebook_node(
+        nb, resources={"nbgrader": {"notebook": "n", "score": 1, "max_score": 2, "late_penalty": 0}})
+    assert "Score" in html and "math is MathML" in html
+    assert not re.findall(r"<script[^>]*\bsrc\s*=\s*[\"']?https?://", html, flags=re.I)
+
+
 def test_feedback_wraps_long_lines():
     page = "<html><head><title>x</title></head><body><pre>" + "x" * 500 + "</pre></body></html>"
     out = worker.wrap_long_lines(page)
