@@ -56,19 +56,26 @@ def _new_axes(ax):
     return ax
 
 
+def _state_path(ax, top, times_x, plus_x, state):
+    """The path a cell's carried state takes along the top: state<t-1> -> x (at ``times_x``)
+    -> + (at ``plus_x``) -> state<t>; ``state`` is the symbol (a for the GRU, c for the LSTM)."""
+    r = 0.22  # the operators' radius (_op)
+    stops = [-0.2, times_x - r, times_x + r, plus_x - r, plus_x + r, 10.4]
+    for start, end in zip(stops[::2], stops[1::2], strict=True):
+        _arrow(ax, [(start, top), (end, top)], color=STATE, lw=2.2)
+    _op(ax, times_x, top, r"$\times$")
+    _op(ax, plus_x, top, "+")
+    ax.text(-0.3, top + 0.3, rf"${state}^{{\langle t-1\rangle}}$", fontsize=13, ha="left")
+    ax.text(10.4, top + 0.3, rf"${state}^{{\langle t\rangle}}$", fontsize=13, ha="right")
+
+
 def draw_gru_cell(ax=None):
     """One GRU step: a<t-1>, x<t> -> a<t>. Returns the axes."""
     ax = _new_axes(ax)
     _frame(ax, "GRU cell (course notation; PyTorch names in brackets)")
     top, bus, row = 4.6, 1.0, 2.2
     # the state path along the top: a<t-1> -> x (1 - Γu) -> + Γu ã -> a<t>
-    _arrow(ax, [(-0.2, top), (2.38, top)], color=STATE, lw=2.2)
-    _op(ax, 2.6, top, r"$\times$")
-    _arrow(ax, [(2.82, top), (6.58, top)], color=STATE, lw=2.2)
-    _op(ax, 6.8, top, "+")
-    _arrow(ax, [(7.02, top), (10.4, top)], color=STATE, lw=2.2)
-    ax.text(-0.3, top + 0.3, r"$a^{\langle t-1\rangle}$", fontsize=13, ha="left")
-    ax.text(10.4, top + 0.3, r"$a^{\langle t\rangle}$", fontsize=13, ha="right")
+    _state_path(ax, top, times_x=2.6, plus_x=6.8, state="a")
     # a<t-1> and x<t> feed the gates along the bus
     _arrow(ax, [(1.2, top), (1.2, bus), (7.7, bus), (7.7, row), (7.27, row)])
     ax.plot([1.2], [top], "o", color=LINE, ms=4, zorder=3)
@@ -110,13 +117,7 @@ def draw_lstm_cell(ax=None):
     _frame(ax, "LSTM cell (gate order in PyTorch: i, f, g, o)")
     top, bus = 4.6, 1.05
     # the memory cell path: c<t-1> -> x Γf -> + -> c<t>  (the constant error carousel)
-    _arrow(ax, [(-0.2, top), (2.78, top)], color=STATE, lw=2.2)
-    _op(ax, 3.0, top, r"$\times$")
-    _arrow(ax, [(3.22, top), (5.28, top)], color=STATE, lw=2.2)
-    _op(ax, 5.5, top, "+")
-    _arrow(ax, [(5.72, top), (10.4, top)], color=STATE, lw=2.2)
-    ax.text(-0.3, top + 0.3, r"$c^{\langle t-1\rangle}$", fontsize=13, ha="left")
-    ax.text(10.4, top + 0.3, r"$c^{\langle t\rangle}$", fontsize=13, ha="right")
+    _state_path(ax, top, times_x=3.0, plus_x=5.5, state="c")
     # a<t-1> enters at the bottom left, x<t> from below
     _arrow(ax, [(-0.2, bus), (7.5, bus)], head=False)
     ax.text(-0.3, bus + 0.2, r"$a^{\langle t-1\rangle}$", fontsize=13, ha="left")

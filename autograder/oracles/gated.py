@@ -46,3 +46,25 @@ def torch_module(cls: type[nn.Module], params: dict, gates: int, **kwargs) -> nn
     rows, D = np.shape(params["Wx"])
     module = cls(D, rows // gates, **kwargs).double()
     return copy_params(module, params, suffix="_l0" if issubclass(cls, nn.RNNBase) else "")
+
+
+def family(name: str, gates: int, cell_cls: type[nn.Module], layer_cls: type[nn.Module]):
+    """The three constructors each gated family's oracle module exports, for ``gates`` gates:
+    ``random_<name>_params(D, H, seed, dtype, scale)``, ``torch_<name>_cell(params)`` (a float64
+    ``cell_cls``) and ``torch_<name>(params)`` (a one-layer, batch-first float64 ``layer_cls``)."""
+
+    def random_params(D: int, H: int, seed: int, dtype=np.float64, scale: float = 0.5) -> dict:
+        return random_gated_params(D, H, gates, seed, dtype, scale)
+
+    def cell(params: dict) -> nn.Module:
+        return torch_module(cell_cls, params, gates=gates)
+
+    def layer(params: dict) -> nn.Module:
+        return torch_module(layer_cls, params, gates=gates, batch_first=True)
+
+    random_params.__doc__ = f"A {name.upper()} params dict with Gaussian entries of standard deviation ``scale``."
+    cell.__doc__ = f"A float64 ``nn.{cell_cls.__name__}`` with the params' weights."
+    layer.__doc__ = f"A one-layer, batch-first float64 ``nn.{layer_cls.__name__}`` with the params' weights."
+    for fn, fn_name in ((random_params, f"random_{name}_params"), (cell, f"torch_{name}_cell"), (layer, f"torch_{name}")):
+        fn.__name__ = fn.__qualname__ = fn_name
+    return random_params, cell, layer

@@ -20,22 +20,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .gated import copy_params, params_of, random_gated_params, torch_module  # noqa: F401 - part of this module's API
+from .gated import copy_params, family, params_of, random_gated_params, torch_module  # noqa: F401 - part of this module's API
 
-
-def random_gru_params(D: int, H: int, seed: int, dtype=np.float64, scale: float = 0.5) -> dict:
-    """A GRU params dict with Gaussian entries of standard deviation ``scale``."""
-    return random_gated_params(D, H, 3, seed, dtype, scale)
-
-
-def torch_gru_cell(params: dict) -> nn.GRUCell:
-    """A float64 ``nn.GRUCell`` with the params' weights."""
-    return torch_module(nn.GRUCell, params, gates=3)
-
-
-def torch_gru(params: dict) -> nn.GRU:
-    """A one-layer, batch-first float64 ``nn.GRU`` with the params' weights."""
-    return torch_module(nn.GRU, params, gates=3, batch_first=True)
+random_gru_params, torch_gru_cell, torch_gru = family("gru", 3, nn.GRUCell, nn.GRU)
 
 
 def torch_gru_cell_reference(xt: np.ndarray, a_prev: np.ndarray, params: dict) -> np.ndarray:

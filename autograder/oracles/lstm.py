@@ -18,22 +18,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .gated import copy_params, params_of, random_gated_params, torch_module  # noqa: F401 - part of this module's API
+from .gated import copy_params, family, params_of, random_gated_params, torch_module  # noqa: F401 - part of this module's API
 
-
-def random_lstm_params(D: int, H: int, seed: int, dtype=np.float64, scale: float = 0.5) -> dict:
-    """An LSTM params dict with Gaussian entries of standard deviation ``scale``."""
-    return random_gated_params(D, H, 4, seed, dtype, scale)
-
-
-def torch_lstm_cell(params: dict) -> nn.LSTMCell:
-    """A float64 ``nn.LSTMCell`` with the params' weights."""
-    return torch_module(nn.LSTMCell, params, gates=4)
-
-
-def torch_lstm(params: dict) -> nn.LSTM:
-    """A one-layer, batch-first float64 ``nn.LSTM`` with the params' weights."""
-    return torch_module(nn.LSTM, params, gates=4, batch_first=True)
+random_lstm_params, torch_lstm_cell, torch_lstm = family("lstm", 4, nn.LSTMCell, nn.LSTM)
 
 
 def torch_lstm_cell_reference(xt, a_prev, c_prev, params: dict) -> tuple[np.ndarray, np.ndarray]:
