@@ -1,7 +1,8 @@
 """The red-team batch through the real grader: locally (2 workers) and on a Dask cluster.
 
 tests/redteam/make_batch.py writes a tiny course and one submission per attack; the grader
-runs them with short limits (120 s a notebook, 30 s a cell, 2 GiB). Checked: every student
+runs them with short limits (60 s a notebook, 12 s a cell, 6 s a test case, 2 GiB: the hanging
+attacks wait out their limits, so the limits set the class's grading time). Checked: every student
 gets exactly one row and one gradebook submission; the correct one scores 20/20; each attack
 scores what EXPECT says (0 for what it attacked) or is flagged; nothing outside the scratch
 folders changed (course, class folder, home, /tmp, the loopback listener); no feedback page
@@ -34,7 +35,7 @@ pytestmark = [
     pytest.mark.xdist_group("redteam"),
     pytest.mark.needs_bwrap,
 ]
-LIMITS = ["--wall", "120", "--cell-timeout", "30", "--test-timeout", "15", "--mem", "2048",
+LIMITS = ["--wall", "60", "--cell-timeout", "12", "--test-timeout", "6", "--mem", "2048",
           "--require-sandbox"]
 DASK_SUBSET = ["correct", "blank", "invalid_json", "infinite_loop", "os_exit", "patch_numpy", "network"]
 
