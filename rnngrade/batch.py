@@ -24,6 +24,8 @@ How it works (docs/grading.md has the instructor's version):
 from __future__ import annotations
 
 import argparse
+import errno
+import hashlib
 import io
 import json
 import os
@@ -106,6 +108,7 @@ class Plan:
     mode: str
     why: str
     phases: dict[str, float]
+    digests: dict[tuple[str, str], str] = field(default_factory=dict)  # (student, assignment) -> task_digest
 
 
 def discover(course: Path) -> list[str]:
@@ -267,7 +270,8 @@ def grade_task(task: Task, kit_blob: bytes) -> dict:
         limit = 2 * task.limits["wall_s"] + SETUP_MARGIN_S  # the feedback run, then the scoring run
         with open(scratch / "worker.log", "wb") as log:
             proc = subprocess.Popen([sys.executable, "-m", "rnngrade.worker", str(scratch)],
-                                    stdout=log, stderr=subprocess.STDOUT, env=nbgrader_env(),
+                                    stdout=log, stderr=subprocess.STDOUT,
+                                    env={**nbgrader_env(), "RNN_GRADE_PARENT": str(os.getpid())},
                                     start_new_session=True, cwd=scratch)
             try:
                 proc.wait(timeout=limit)
@@ -306,8 +310,12 @@ def run_local(tasks: list[Task], kits: dict[str, Kit], workers: int) -> Iterator
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grade") as pool:
         futures = {pool.submit(grade_task, t, kits[t.assignment].blob): t for t in tasks}
-        for fut in as_completed(futures):
-            yield futures[fut], fut.result()
+        try:
+            for fut in as_completed(futures):
+                yield futures[fut], fut.result()
+        finally:  # the run stopped (disk full, gradebook gone): start nothing more
+            for fut in futures:
+                fut.cancel()
 
 
 def run_dask(tasks: list[Task], kits: dict[str, Kit], address: str) -> Iterator[tuple[Task, dict]]:
@@ -393,14 +401,30 @@ def check_feedback(page: str, secrets: set[str], own: set[str]) -> list[str]:
 
 
 def grade(args) -> int:
-    """``rnn-grade``: plan (kits, intake, gradebook), run (local pool or Dask), record (the
-    gradebook and the files, one submission at a time, as results arrive), report."""
-    plan = make_plan(args)
-    results = (run_dask(plan.tasks, plan.kits, args.scheduler) if args.scheduler
-               else run_local(plan.tasks, plan.kits, plan.workers))
-    t0 = time.monotonic()
-    rows, timings = record_all(plan, results, Path(args.out).resolve(), args)
-    write_reports(plan, rows, timings, time.monotonic() - t0, Path(args.out).resolve(), args)
+    """``rnn-grade``: lock the output folder (and the gradebook), plan (kits, intake,
+    gradebook), skip what an earlier run already recorded (``journal.jsonl``; ``--regrade``
+    grades everything), run (local pool or Dask), record (the gradebook and the files, one
+    submission at a time, as results arrive), report."""
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    db_url = args.db or f"sqlite:///{out / 'gradebook.db'}"
+    try:
+        with RunLock(out, db_url, args.course_id):
+            plan = make_plan(args)
+            todo, resumed = resume(plan, out, args)
+            results = (run_dask(todo, plan.kits, args.scheduler) if args.scheduler
+                       else run_local(todo, plan.kits, plan.workers))
+            t0 = time.monotonic()
+            try:
+                rows, timings, states = record_all(plan, results, out, args, todo=todo, resumed=resumed)
+            finally:
+                results.close()
+            write_reports(plan, rows, timings, time.monotonic() - t0, out, args, states=states)
+    except OSError as e:
+        if e.errno in DISK_FULL:
+            raise GradingError(f"the output folder's disk is full ({e}): free some space and run the same "
+                               "command again to resume") from None
+        raise
     return 0
 
 
@@ -460,40 +484,270 @@ def make_plan(args) -> Plan:
                 mode=mode, why=why, phases=phases)
 
 
-def record_all(plan: Plan, results: Iterator[tuple[Task, dict]], out: Path,
-               args) -> tuple[list[report.Row], list[dict]]:
+def record_all(plan: Plan, results: Iterator[tuple[Task, dict]], out: Path, args,
+               todo: list[Task] | None = None, resumed: dict | None = None,
+               ) -> tuple[list[report.Row], list[dict], dict[str, str]]:
     """Each result into the gradebook and the output folder as it arrives; one report row
-    per submission, whatever the submission holds (an error row if it cannot be recorded)."""
+    per submission, whatever the submission holds (an error row if it cannot be recorded).
+
+    ``resumed``: the journal entries of submissions an earlier run recorded (not graded
+    again; their rows come from the journal). Each recorded submission is appended to
+    ``journal.jsonl`` after its gradebook transaction and files. A gradebook that stops
+    answering is retried (``--db-wait``); a full disk stops the run: both end with a
+    ``GradingError`` saying how to resume."""
     from nbgrader.api import Gradebook
     from tqdm import tqdm
 
-    rows: list[report.Row] = []
+    todo = plan.tasks if todo is None else todo
+    resumed = resumed or {}
+    rows: list[report.Row] = [_row_from_journal(e) for e in resumed.values()]
+    states = {f"{s}/{a}": "skipped: recorded by an earlier run" for s, a in resumed}
     timings: list[dict] = []  # per submission: the whole task, and the worker's own phases
+    counts = {"ok": 0, "error": 0, "flagged": 0}
+    seen: set[tuple[str, str]] = set()
+    db = _hide_password(plan.db_url)
+    wait = getattr(args, "db_wait", DB_WAIT_S)
     with Gradebook(plan.db_url, args.course_id) as gb, \
-            tqdm(total=len(plan.tasks), unit="notebook", desc="grading", disable=args.quiet) as bar:
+            tqdm(total=len(todo), unit="notebook", desc="grading", disable=args.quiet) as bar:
+        bar.set_postfix_str(_progress(counts, len(resumed)), refresh=False)
         for task, res in results:
+            key = (task.student, task.assignment)
+            if key in seen:  # delivered twice (e.g. a Dask task run again after its worker was lost)
+                print(f"rnn-grade: {task.student} / {task.assignment}: a second result was ignored "
+                      "(already recorded in this run)", file=sys.stderr)
+                continue
+            seen.add(key)
             kit, secrets = plan.kits[task.assignment], plan.secrets[task.assignment]
             if "notebooks" not in res or not res["notebooks"]:
                 res = {**zero_result(task, kit, []), **{k: v for k, v in res.items() if k != "notebooks"}}
-            try:  # whatever one submission holds, the others are recorded
-                record(gb, res, task.timestamp if args.trust_timestamps else None, task.names)
-                rows.append(_write_files(out, task, res, secrets))
-            except Exception as e:  # noqa: BLE001 - that submission's error row, the batch goes on
-                gb.db.rollback()
-                res = zero_result(task, kit, [
-                    f"the grader could not record this submission ({type(e).__name__}): scored 0"])
-                record(gb, res, None, task.names)
-                rows.append(_write_files(out, replace(task, files={}), res, secrets))
-            timings.append({"student": task.student, "assignment": task.assignment,
-                            "task_s": round(float(res.get("seconds", 0.0)), 3), **res.get("timing", {})})
+            stamp = task.timestamp if args.trust_timestamps else None
+            try:
+                try:  # whatever one submission holds, the others are recorded
+                    _db_call(gb, wait, record, gb, res, stamp, task.names)
+                    row = _write_files(out, task, res, secrets)
+                except (GradingError, OSError, KeyboardInterrupt):
+                    raise
+                except Exception as e:  # noqa: BLE001 - that submission's error row, the batch goes on
+                    gb.db.rollback()
+                    res = zero_result(task, kit, [
+                        f"the grader could not record this submission ({type(e).__name__}): scored 0"])
+                    _db_call(gb, wait, record, gb, res, None, task.names)
+                    row = _write_files(out, replace(task, files={}), res, secrets)
+                timing = {"student": task.student, "assignment": task.assignment,
+                          "task_s": round(float(res.get("seconds", 0.0)), 3), **res.get("timing", {})}
+                again = bool(res.get("infrastructure"))  # the grader's failure, not the student's: retried
+                _journal_append(out, {"student": task.student, "assignment": task.assignment,
+                                      "state": "retry" if again else "recorded", "digest": plan.digests.get(key),
+                                      "db": db, "row": _row_to_journal(row), "timing": timing})
+            except GradingError as e:
+                raise GradingError(f"{e}; {len(seen) - 1} of {len(todo)} submission(s) recorded in this run "
+                                   f"(and {len(resumed)} earlier): run the same command again to resume") from None
+            except OSError as e:
+                if e.errno in DISK_FULL:
+                    raise GradingError(
+                        f"the output folder's disk is full ({e}) while recording {task.student} / "
+                        f"{task.assignment}; {len(seen) - 1} of {len(todo)} submission(s) recorded in this run "
+                        f"(and {len(resumed)} earlier), each in one transaction: free some space and run the "
+                        "same command again to resume") from None
+                raise
+            rows.append(row)
+            timings.append(timing)
+            states[f"{task.student}/{task.assignment}"] = (
+                "error: graded again by the next run" if again else "graded")
+            counts[row.status] += 1
             bar.update(1)
-            if res.get("errors"):
-                bar.set_postfix_str(f"last problem: {task.student}", refresh=False)
-    return rows, timings
+            last = f", last problem: {task.student}" if res.get("errors") else ""
+            bar.set_postfix_str(_progress(counts, len(resumed)) + last, refresh=False)
+    return rows, timings, states
+
+
+def _progress(counts: dict[str, int], skipped: int) -> str:
+    text = f"ok {counts['ok']}, errors {counts['error']}, flagged {counts['flagged']}"
+    return text + (f", skipped {skipped} (recorded earlier)" if skipped else "")
+
+
+DB_WAIT_S = 300.0  # how long a gradebook that stops answering is waited for (--db-wait)
+DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+JOURNAL = "journal.jsonl"
+
+
+def _db_call(gb, wait_s: float, fn, *fn_args):
+    """``fn(*fn_args)`` (one gradebook transaction); while the database does not answer (a server
+    restarting, a connection dropped, SQLite busy), roll back and try again with backoff for
+    up to ``wait_s`` seconds, then raise ``GradingError``. SQLite's "disk is full" is raised
+    as ``OSError(ENOSPC)``: no wait helps it."""
+    from sqlalchemy import exc
+
+    delay, t0 = 0.5, time.monotonic()
+    while True:
+        try:
+            return fn(*fn_args)
+        except (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError) as e:
+            try:
+                gb.db.rollback()
+            except exc.SQLAlchemyError:
+                pass
+            why = " ".join(str(getattr(e, "orig", None) or e).split())[:300]
+            if "disk is full" in why or "No space left" in why:
+                raise OSError(errno.ENOSPC, f"the gradebook: {why}") from None
+            left = wait_s - (time.monotonic() - t0)
+            if left <= 0:
+                raise GradingError(f"the gradebook has not answered for {wait_s:g} s ({why})") from None
+            print(f"rnn-grade: the gradebook is unavailable ({why}); the result is kept, trying again in "
+                  f"{min(delay, left):.1f} s", file=sys.stderr, flush=True)
+            time.sleep(min(delay, left))
+            delay = min(2 * delay, 10.0)
+
+
+def task_digest(task: Task, kit_digest: str, trust_timestamps: bool) -> str:
+    """What a grade depends on: the submission's bytes, the intake's errors, the kit (the
+    exercise as released, its hidden tests), the limits and packages, the timestamp believed
+    and the names. A resumed run skips a submission only if this is unchanged."""
+    h = hashlib.sha256(json.dumps({
+        "kit": kit_digest, "limits": task.limits, "packages": task.packages, "errors": task.errors,
+        "timestamp": task.timestamp if trust_timestamps else None, "names": task.names,
+        "no_sandbox": task.no_sandbox}, sort_keys=True, default=str).encode())
+    for rel in sorted(task.files):
+        h.update(rel.encode() + b"\0" + hashlib.sha256(task.files[rel]).digest())
+    return h.hexdigest()
+
+
+def read_journal(out: Path) -> dict[tuple[str, str], dict]:
+    """The last journal entry of each submission (a line cut short by a kill is ignored)."""
+    entries = {}
+    try:
+        lines = (out / JOURNAL).read_text().splitlines()
+    except FileNotFoundError:
+        return entries
+    for line in lines:
+        try:
+            e = json.loads(line)
+            entries[(e["student"], e["assignment"])] = e
+        except (ValueError, KeyError, TypeError):
+            continue
+    return entries
+
+
+def _journal_append(out: Path, entry: dict) -> None:
+    with open(out / JOURNAL, "a") as f:
+        f.write(json.dumps(entry) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _row_to_journal(row: report.Row) -> dict:
+    return {**row.__dict__, "cells": {k: list(v) for k, v in row.cells.items()}}
+
+
+def _row_from_journal(entry: dict) -> report.Row:
+    r = dict(entry["row"])
+    r["cells"] = {k: tuple(v) for k, v in r.get("cells", {}).items()}
+    return report.Row(**r)
+
+
+def resume(plan: Plan, out: Path, args) -> tuple[list[Task], dict[tuple[str, str], dict]]:
+    """Split the plan's tasks into those to grade and those an earlier run into this output
+    folder already recorded (journal entry "recorded", same digest, same gradebook, and the
+    submission really in the gradebook). ``--regrade``: grade everything."""
+    kit_digests = {a: hashlib.sha256(json.dumps(k.info, sort_keys=True).encode()).hexdigest()
+                   for a, k in plan.kits.items()}
+    plan.digests = {(t.student, t.assignment): task_digest(t, kit_digests[t.assignment], args.trust_timestamps)
+                    for t in plan.tasks}
+    if getattr(args, "regrade", False):
+        return plan.tasks, {}
+    journal, db = read_journal(out), _hide_password(plan.db_url)
+    done = {}
+    for t in plan.tasks:
+        key = (t.student, t.assignment)
+        e = journal.get(key)
+        if e and e.get("state") == "recorded" and e.get("digest") == plan.digests[key] and e.get("db") == db:
+            done[key] = e
+    if done:
+        from nbgrader.api import Gradebook, MissingEntry
+
+        with Gradebook(plan.db_url, args.course_id) as gb:
+            for student, assignment in list(done):
+                try:
+                    gb.find_submission(assignment, student)
+                except MissingEntry:
+                    del done[(student, assignment)]
+    todo = [t for t in plan.tasks if (t.student, t.assignment) not in done]
+    if done:
+        print(f"rnn-grade: resuming: {len(done)} submission(s) already recorded by an earlier run into {out} "
+              f"are not graded again (--regrade grades them again); {len(todo)} to grade", file=sys.stderr)
+    return todo, done
+
+
+class RunLock:
+    """One ``rnn-grade`` at a time per output folder and per gradebook: an advisory lock
+    (``flock``) on ``<out>/.lock`` and, for an SQLite gradebook elsewhere, on ``<db>.lock``;
+    for PostgreSQL a session advisory lock (``pg_try_advisory_lock``) held by a connection
+    of its own. A second run refuses at once with the holder's pid; the kernel drops a
+    lock when its process ends, however it ends."""
+
+    def __init__(self, out: Path, db_url: str, course_id: str):
+        self.paths = [out / ".lock"]
+        if db_url.startswith("sqlite:///") and db_url != "sqlite:///:memory:":
+            db = Path(db_url[len("sqlite:///"):]).resolve()
+            self.paths.append(db.parent / f"{db.name}.lock")  # the same file whatever --out is
+        self.db_url, self.course_id = db_url, course_id
+        self.files, self.conn = [], None
+
+    def __enter__(self) -> RunLock:
+        import fcntl
+
+        try:
+            for path in self.paths:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                f = open(path, "a+")  # noqa: SIM115 - held until __exit__
+                try:
+                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    f.seek(0)
+                    holder = f.read().strip() or "holder unknown"
+                    f.close()
+                    what = "output folder" if path.name == ".lock" else "gradebook"
+                    raise GradingError(f"another rnn-grade is using this {what} ({path}: {holder}); wait for it "
+                                       "to finish (nothing was changed), or use another --out/--db") from None
+                f.seek(0)
+                f.truncate()
+                f.write(f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+                f.flush()
+                self.files.append(f)
+            if self.db_url.startswith(("postgresql", "postgres://")):
+                self._pg_lock()
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def _pg_lock(self) -> None:
+        import zlib
+
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.pool import NullPool
+
+        key = zlib.crc32(f"rnn-grade {self.course_id}".encode())
+        self.conn = create_engine(self.db_url, poolclass=NullPool).connect()
+        if not self.conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
+            raise GradingError(f"another rnn-grade is writing into this gradebook ({_hide_password(self.db_url)}, "
+                               f"course {self.course_id}); wait for it to finish (nothing was changed)")
+        self.conn.commit()  # the lock belongs to the session, not to a transaction
+
+    def __exit__(self, *exc) -> None:
+        for f in self.files:
+            f.close()
+        self.files = []
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            except Exception:  # noqa: BLE001 - a server gone since: its lock went with it
+                pass
+            self.conn = None
 
 
 def write_reports(plan: Plan, rows: list[report.Row], timings: list[dict], elapsed: float, out: Path,
-                  args) -> None:
+                  args, states: dict[str, str] | None = None) -> None:
     """grades.csv, grades_cells.csv, summary.txt/.png, errors.txt, run.json; and the summary
     on the terminal."""
     report.write_csv(rows, out / "grades.csv")
@@ -507,10 +761,16 @@ def write_reports(plan: Plan, rows: list[report.Row], timings: list[dict], elaps
     (out / "run.json").write_text(json.dumps({
         "submissions": len(plan.tasks), "seconds": round(elapsed, 2), **plan.phases, "where": plan.where,
         "sandbox": plan.mode, "sandbox_detail": plan.why, "limits": plan.limits.__dict__,
-        "db": _hide_password(plan.db_url), "timings": timings}, indent=1))
+        "db": _hide_password(plan.db_url),
+        "graded": sum(1 for v in (states or {}).values() if not v.startswith("skipped")),
+        "skipped": sum(1 for v in (states or {}).values() if v.startswith("skipped")),
+        "states": dict(sorted((states or {}).items())), "timings": timings}, indent=1))
     if not args.quiet:
         print(text, end="")
-        print(f"graded {len(plan.tasks)} submission(s) in {elapsed:.1f} s -> {out}", file=sys.stderr)
+        skipped = sum(1 for v in (states or {}).values() if v.startswith("skipped"))
+        print(f"graded {len(plan.tasks) - skipped} submission(s) in {elapsed:.1f} s"
+              + (f" ({skipped} recorded earlier, not graded again)" if skipped else "") + f" -> {out}",
+              file=sys.stderr)
         if errors:
             print("\nproblems, per student:\n" + errors, end="")
     unsandboxed = [r for r in rows if r.sandbox and r.sandbox != "bwrap"]
@@ -629,6 +889,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--require-sandbox", action="store_true", help="refuse to grade without bubblewrap")
     p.add_argument("--scratch", help="folder for the per-submission scratch folders (default: $TMPDIR)")
     p.add_argument("--keep-scratch", action="store_true", help="keep scratch folders (debugging)")
+    p.add_argument("--regrade", action="store_true", help="grade every submission again (default: "
+                   "submissions this --out folder's journal.jsonl says were recorded, unchanged, are skipped)")
+    p.add_argument("--db-wait", type=float, default=DB_WAIT_S, help="seconds to keep trying when the "
+                   f"gradebook stops answering before stopping (default {DB_WAIT_S:g}); results are kept meanwhile")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     return p
 
