@@ -28,6 +28,7 @@ import errno
 import hashlib
 import io
 import json
+import logging
 import os
 import re
 import shutil
@@ -576,13 +577,19 @@ def _db_call(gb, wait_s: float, fn, *fn_args):
     restarting, a connection dropped, SQLite busy), roll back and try again with backoff for
     up to ``wait_s`` seconds, then raise ``GradingError``. SQLite's "disk is full" is raised
     as ``OSError(ENOSPC)``: no wait helps it."""
+    from nbgrader.api import InvalidEntry
     from sqlalchemy import exc
 
+    unavailable = (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError)
     delay, t0 = 0.5, time.monotonic()
     while True:
         try:
             return fn(*fn_args)
-        except (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError) as e:
+        except (*unavailable, InvalidEntry) as err:
+            # nbgrader's add_* re-raise the database's error as InvalidEntry: look underneath
+            e = err.__context__ if isinstance(err, InvalidEntry) else err
+            if not isinstance(e, unavailable):
+                raise
             try:
                 gb.db.rollback()
             except exc.SQLAlchemyError:
@@ -721,13 +728,18 @@ class RunLock:
             raise
         return self
 
-    def _pg_lock(self) -> None:
+    @staticmethod
+    def pg_key(course_id: str) -> int:
+        """The PostgreSQL advisory lock's key: one per course id."""
         import zlib
 
+        return zlib.crc32(f"rnn-grade {course_id}".encode())
+
+    def _pg_lock(self) -> None:
         from sqlalchemy import create_engine, text
         from sqlalchemy.pool import NullPool
 
-        key = zlib.crc32(f"rnn-grade {self.course_id}".encode())
+        key = self.pg_key(self.course_id)
         self.conn = create_engine(self.db_url, poolclass=NullPool).connect()
         if not self.conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
             raise GradingError(f"another rnn-grade is writing into this gradebook ({_hide_password(self.db_url)}, "
@@ -900,6 +912,10 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     sys.modules.setdefault("rfc3987_syntax", None)  # see rnngrade/worker.py
     warnings.filterwarnings("ignore", message=".*not in session.*")  # nbgrader's SQLAlchemy noise
+    # nbgrader logs a traceback for each database error it re-raises as InvalidEntry; the
+    # grader says what happened (a submission's error row, or why it stopped)
+    logging.getLogger("tornado.application").addFilter(
+        lambda r: not str(r.msg).startswith("Rolling back session due to database error"))
     args = parser().parse_args(argv)
     args.package = args.package or list(DEFAULT_PACKAGES)
     if not args.course:

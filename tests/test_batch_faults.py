@@ -311,6 +311,20 @@ def test_progress_bar_shows_done_errors_flagged_and_time_left(local_pg):
     assert any("1/4" in f and "<00:" in f and "?" not in f.split("<")[1][:6] for f in frames), frames
 
 
+def test_a_second_run_into_the_same_postgresql_gradebook_is_refused(tiny_class, local_pg, pg, tmp_path):
+    """The PostgreSQL lock: while a session holds rnn-grade's advisory lock for this course
+    (as a running rnn-grade does), another rnn-grade into that database stops at once."""
+    db = local_pg["url"].rsplit("/", 1)[1]
+    before = pg.count(db, "grade")
+    with pg.connect(db) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (batch.RunLock.pg_key(course.COURSE_ID),))
+        refused = _grade(tiny_class["class"], tiny_class["course"], tmp_path / "second", "--db", local_pg["url"],
+                         ok=False)
+    assert refused.returncode == 2, refused.stderr[-2000:]
+    assert "another rnn-grade is writing into this gradebook" in refused.stderr
+    assert pg.count(db, "grade") == before and not (tmp_path / "second" / batch.JOURNAL).exists()
+
+
 def test_separate_process_dask_cluster_gives_the_local_scores(tiny_class, local_pg, pg, cluster, tmp_path):
     """A scheduler and two workers, each its own process; the gradebook (PostgreSQL) equals the local run's."""
     url = pg.create("rnn_dask")
@@ -437,9 +451,10 @@ def _check_resume_decisions(tiny_class, out: Path) -> None:
     args.regrade = True
     assert len(batch.resume(plan, out, args)[0]) == 4
     args.regrade = False
-    with sqlite3.connect(out / "gradebook.db") as db:  # a submission deleted from the gradebook
-        db.execute("PRAGMA foreign_keys = ON")
-        db.execute("DELETE FROM submitted_assignment WHERE student_id = 'wrong-1'")
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}", course.COURSE_ID) as gb:  # deleted in formgrader's db
+        gb.remove_submission(tiny.A, "wrong-1")
     assert {t.student for t in batch.resume(plan, out, args)[0]} == {changed.student, "wrong-1"}
 
 
