@@ -41,7 +41,7 @@ import pytest
 from rnngrade import batch, course
 from tests.faults import tiny_class as tiny
 
-pytestmark = [pytest.mark.xdist_group("faults"), pytest.mark.needs_bwrap]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("faults"), pytest.mark.needs_bwrap]
 STUDENTS = ["correct-1", "half-1", "slow-1", "wrong-1"]  # graded in this order: slow-1 starts third
 CI = os.environ.get("CI", "").lower() == "true"
 
@@ -263,9 +263,10 @@ class DaskCluster:
                 p.terminate()
         for p in self.procs.values():
             try:
-                p.wait(10)
+                p.wait(3)
             except subprocess.TimeoutExpired:
                 p.kill()
+                p.wait()
 
 
 @pytest.fixture(scope="session")
