@@ -19,6 +19,10 @@ How it works (docs/grading.md has the instructor's version):
   student's submission rows in one transaction (nbgrader's unique keys make a re-run
   update the same rows: nothing is lost or duplicated), writes the files, scans each
   feedback page once more for hidden material, then writes the CSVs and the summary.
+* Faults: each recorded submission is appended to ``<out>/journal.jsonl``; running the same
+  command again skips what is recorded and unchanged (``--regrade``: all). One run at a time
+  per output folder and gradebook (``RunLock``). A gradebook that stops answering is retried
+  (``--db-wait``); a full disk stops the run with a message saying how to resume.
 """
 
 from __future__ import annotations
@@ -858,7 +862,8 @@ accepted layouts of SUBMISSIONS:
            (<student> = text before the first '_'; Canvas' -1/-2 resubmission suffixes dropped)
 
 outputs under --out: gradebook.db (unless --db), autograded/, feedback/, submitted/,
-grades.csv (flags column), grades_cells.csv, summary.txt, summary.png, errors.txt, run.json
+grades.csv (flags column), grades_cells.csv, summary.txt, summary.png, errors.txt, run.json,
+journal.jsonl (what is recorded: running the same command again resumes; --regrade grades all)
 
 examples:
   rnn-grade class.zip                                 # local pool, one worker per core
