@@ -28,13 +28,10 @@ How it works (docs/grading.md has the instructor's version):
 from __future__ import annotations
 
 import argparse
-import errno
-import hashlib
 import io
 import json
 import logging
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -52,14 +49,21 @@ from autograder import points
 
 from . import course as contract
 from . import intake, leaks, report, sandbox
-from .course import fast_alembic, generate_assignment, nbgrader_env
+from .course import fast_alembic, generate_assignment, hide_password, nbgrader_env
+from .recovery import (
+    DB_WAIT_S,
+    DISK_FULL,
+    GradingError,
+    RunLock,
+    db_call,
+    journal_append,
+    resume,
+    row_from_journal,
+    row_to_journal,
+)
 
 DEFAULT_PACKAGES = ["autograder", "rnncourse"]
 SETUP_MARGIN_S = 120  # kernel start-up, nbgrader bookkeeping and feedback, beyond the notebook's wall time
-
-
-class GradingError(RuntimeError):
-    """A problem with the course or the command line (not with a student's submission)."""
 
 
 # --------------------------------------------------------------------------- kits
@@ -505,12 +509,12 @@ def record_all(plan: Plan, results: Iterator[tuple[Task, dict]], out: Path, args
 
     todo = plan.tasks if todo is None else todo
     resumed = resumed or {}
-    rows: list[report.Row] = [_row_from_journal(e) for e in resumed.values()]
+    rows: list[report.Row] = [row_from_journal(e) for e in resumed.values()]
     states = {f"{s}/{a}": "skipped: recorded by an earlier run" for s, a in resumed}
     timings: list[dict] = []  # per submission: the whole task, and the worker's own phases
     counts = {"ok": 0, "error": 0, "flagged": 0}
     seen: set[tuple[str, str]] = set()
-    db = _hide_password(plan.db_url)
+    db = hide_password(plan.db_url)
     wait = getattr(args, "db_wait", DB_WAIT_S)
     with Gradebook(plan.db_url, args.course_id) as gb, \
             tqdm(total=len(todo), unit="notebook", desc="grading", disable=args.quiet) as bar:
@@ -528,7 +532,7 @@ def record_all(plan: Plan, results: Iterator[tuple[Task, dict]], out: Path, args
             stamp = task.timestamp if args.trust_timestamps else None
             try:
                 try:  # whatever one submission holds, the others are recorded
-                    _db_call(gb, wait, record, gb, res, stamp, task.names)
+                    db_call(gb, wait, record, gb, res, stamp, task.names)
                     row = _write_files(out, task, res, secrets)
                 except (GradingError, OSError, KeyboardInterrupt):
                     raise
@@ -536,14 +540,14 @@ def record_all(plan: Plan, results: Iterator[tuple[Task, dict]], out: Path, args
                     gb.db.rollback()
                     res = zero_result(task, kit, [
                         f"the grader could not record this submission ({type(e).__name__}): scored 0"])
-                    _db_call(gb, wait, record, gb, res, None, task.names)
+                    db_call(gb, wait, record, gb, res, None, task.names)
                     row = _write_files(out, replace(task, files={}), res, secrets)
                 timing = {"student": task.student, "assignment": task.assignment,
                           "task_s": round(float(res.get("seconds", 0.0)), 3), **res.get("timing", {})}
                 again = bool(res.get("infrastructure"))  # the grader's failure, not the student's: retried
-                _journal_append(out, {"student": task.student, "assignment": task.assignment,
+                journal_append(out, {"student": task.student, "assignment": task.assignment,
                                       "state": "retry" if again else "recorded", "digest": plan.digests.get(key),
-                                      "db": db, "row": _row_to_journal(row), "timing": timing})
+                                      "db": db, "row": row_to_journal(row), "timing": timing})
             except GradingError as e:
                 raise GradingError(f"{e}; {len(seen) - 1} of {len(todo)} submission(s) recorded in this run "
                                    f"(and {len(resumed)} earlier): run the same command again to resume") from None
@@ -571,197 +575,6 @@ def _progress(counts: dict[str, int], skipped: int) -> str:
     return text + (f", skipped {skipped} (recorded earlier)" if skipped else "")
 
 
-DB_WAIT_S = 300.0  # how long a gradebook that stops answering is waited for (--db-wait)
-DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
-JOURNAL = "journal.jsonl"
-
-
-def _db_call(gb, wait_s: float, fn, *fn_args):
-    """``fn(*fn_args)`` (one gradebook transaction); while the database does not answer (a server
-    restarting, a connection dropped, SQLite busy), roll back and try again with backoff for
-    up to ``wait_s`` seconds, then raise ``GradingError``. SQLite's "disk is full" is raised
-    as ``OSError(ENOSPC)``: no wait helps it."""
-    from nbgrader.api import InvalidEntry
-    from sqlalchemy import exc
-
-    unavailable = (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError)
-    delay, t0 = 0.5, time.monotonic()
-    while True:
-        try:
-            return fn(*fn_args)
-        except (*unavailable, InvalidEntry) as err:
-            # nbgrader's add_* re-raise the database's error as InvalidEntry: look underneath
-            e = err.__context__ if isinstance(err, InvalidEntry) else err
-            if not isinstance(e, unavailable):
-                raise
-            try:
-                gb.db.rollback()
-            except exc.SQLAlchemyError:
-                pass
-            why = " ".join(str(getattr(e, "orig", None) or e).split())[:300]
-            if "disk is full" in why or "No space left" in why:
-                raise OSError(errno.ENOSPC, f"the gradebook: {why}") from None
-            left = wait_s - (time.monotonic() - t0)
-            if left <= 0:
-                raise GradingError(f"the gradebook has not answered for {wait_s:g} s ({why})") from None
-            print(f"rnn-grade: the gradebook is unavailable ({why}); the result is kept, trying again in "
-                  f"{min(delay, left):.1f} s", file=sys.stderr, flush=True)
-            time.sleep(min(delay, left))
-            delay = min(2 * delay, 10.0)
-
-
-def task_digest(task: Task, kit_digest: str, trust_timestamps: bool) -> str:
-    """What a grade depends on: the submission's bytes, the intake's errors, the kit (the
-    exercise as released, its hidden tests), the limits and packages, the timestamp believed
-    and the names. A resumed run skips a submission only if this is unchanged."""
-    h = hashlib.sha256(json.dumps({
-        "kit": kit_digest, "limits": task.limits, "packages": task.packages, "errors": task.errors,
-        "timestamp": task.timestamp if trust_timestamps else None, "names": task.names,
-        "no_sandbox": task.no_sandbox}, sort_keys=True, default=str).encode())
-    for rel in sorted(task.files):
-        h.update(rel.encode() + b"\0" + hashlib.sha256(task.files[rel]).digest())
-    return h.hexdigest()
-
-
-def read_journal(out: Path) -> dict[tuple[str, str], dict]:
-    """The last journal entry of each submission (a line cut short by a kill is ignored)."""
-    entries = {}
-    try:
-        lines = (out / JOURNAL).read_text().splitlines()
-    except FileNotFoundError:
-        return entries
-    for line in lines:
-        try:
-            e = json.loads(line)
-            entries[(e["student"], e["assignment"])] = e
-        except (ValueError, KeyError, TypeError):
-            continue
-    return entries
-
-
-def _journal_append(out: Path, entry: dict) -> None:
-    with open(out / JOURNAL, "a") as f:
-        f.write(json.dumps(entry) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _row_to_journal(row: report.Row) -> dict:
-    return {**row.__dict__, "cells": {k: list(v) for k, v in row.cells.items()}}
-
-
-def _row_from_journal(entry: dict) -> report.Row:
-    r = dict(entry["row"])
-    r["cells"] = {k: tuple(v) for k, v in r.get("cells", {}).items()}
-    return report.Row(**r)
-
-
-def resume(plan: Plan, out: Path, args) -> tuple[list[Task], dict[tuple[str, str], dict]]:
-    """Split the plan's tasks into those to grade and those an earlier run into this output
-    folder already recorded (journal entry "recorded", same digest, same gradebook, and the
-    submission really in the gradebook). ``--regrade``: grade everything."""
-    kit_digests = {a: hashlib.sha256(json.dumps(k.info, sort_keys=True).encode()).hexdigest()
-                   for a, k in plan.kits.items()}
-    plan.digests = {(t.student, t.assignment): task_digest(t, kit_digests[t.assignment], args.trust_timestamps)
-                    for t in plan.tasks}
-    if getattr(args, "regrade", False):
-        return plan.tasks, {}
-    journal, db = read_journal(out), _hide_password(plan.db_url)
-    done = {}
-    for t in plan.tasks:
-        key = (t.student, t.assignment)
-        e = journal.get(key)
-        if e and e.get("state") == "recorded" and e.get("digest") == plan.digests[key] and e.get("db") == db:
-            done[key] = e
-    if done:
-        from nbgrader.api import Gradebook, MissingEntry
-
-        with Gradebook(plan.db_url, args.course_id) as gb:
-            for student, assignment in list(done):
-                try:
-                    gb.find_submission(assignment, student)
-                except MissingEntry:
-                    del done[(student, assignment)]
-    todo = [t for t in plan.tasks if (t.student, t.assignment) not in done]
-    if done:
-        print(f"rnn-grade: resuming: {len(done)} submission(s) already recorded by an earlier run into {out} "
-              f"are not graded again (--regrade grades them again); {len(todo)} to grade", file=sys.stderr)
-    return todo, done
-
-
-class RunLock:
-    """One ``rnn-grade`` at a time per output folder and per gradebook: an advisory lock
-    (``flock``) on ``<out>/.lock`` and, for an SQLite gradebook elsewhere, on ``<db>.lock``;
-    for PostgreSQL a session advisory lock (``pg_try_advisory_lock``) held by a connection
-    of its own. A second run refuses at once with the holder's pid; the kernel drops a
-    lock when its process ends, however it ends."""
-
-    def __init__(self, out: Path, db_url: str, course_id: str):
-        self.paths = [out / ".lock"]
-        if db_url.startswith("sqlite:///") and db_url != "sqlite:///:memory:":
-            db = Path(db_url[len("sqlite:///"):]).resolve()
-            self.paths.append(db.parent / f"{db.name}.lock")  # the same file whatever --out is
-        self.db_url, self.course_id = db_url, course_id
-        self.files, self.conn = [], None
-
-    def __enter__(self) -> RunLock:
-        import fcntl
-
-        try:
-            for path in self.paths:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                f = open(path, "a+")  # noqa: SIM115 - held until __exit__
-                try:
-                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    f.seek(0)
-                    holder = f.read().strip() or "holder unknown"
-                    f.close()
-                    what = "output folder" if path.name == ".lock" else "gradebook"
-                    raise GradingError(f"another rnn-grade is using this {what} ({path}: {holder}); wait for it "
-                                       "to finish (nothing was changed), or use another --out/--db") from None
-                f.seek(0)
-                f.truncate()
-                f.write(f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
-                f.flush()
-                self.files.append(f)
-            if self.db_url.startswith(("postgresql", "postgres://")):
-                self._pg_lock()
-        except BaseException:
-            self.__exit__()
-            raise
-        return self
-
-    @staticmethod
-    def pg_key(course_id: str) -> int:
-        """The PostgreSQL advisory lock's key: one per course id."""
-        import zlib
-
-        return zlib.crc32(f"rnn-grade {course_id}".encode())
-
-    def _pg_lock(self) -> None:
-        from sqlalchemy import create_engine, text
-        from sqlalchemy.pool import NullPool
-
-        key = self.pg_key(self.course_id)
-        self.conn = create_engine(self.db_url, poolclass=NullPool).connect()
-        if not self.conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
-            raise GradingError(f"another rnn-grade is writing into this gradebook ({_hide_password(self.db_url)}, "
-                               f"course {self.course_id}); wait for it to finish (nothing was changed)")
-        self.conn.commit()  # the lock belongs to the session, not to a transaction
-
-    def __exit__(self, *exc) -> None:
-        for f in self.files:
-            f.close()
-        self.files = []
-        if self.conn is not None:
-            try:
-                self.conn.close()
-            except Exception:  # noqa: BLE001 - a server gone since: its lock went with it
-                pass
-            self.conn = None
-
-
 def write_reports(plan: Plan, rows: list[report.Row], timings: list[dict], elapsed: float, out: Path,
                   args, states: dict[str, str] | None = None) -> None:
     """grades.csv, grades_cells.csv, summary.txt/.png, errors.txt, run.json; and the summary
@@ -777,7 +590,7 @@ def write_reports(plan: Plan, rows: list[report.Row], timings: list[dict], elaps
     (out / "run.json").write_text(json.dumps({
         "submissions": len(plan.tasks), "seconds": round(elapsed, 2), **plan.phases, "where": plan.where,
         "sandbox": plan.mode, "sandbox_detail": plan.why, "limits": plan.limits.__dict__,
-        "db": _hide_password(plan.db_url),
+        "db": hide_password(plan.db_url),
         "graded": sum(1 for v in (states or {}).values() if not v.startswith("skipped")),
         "skipped": sum(1 for v in (states or {}).values() if v.startswith("skipped")),
         "states": dict(sorted((states or {}).items())), "timings": timings}, indent=1))
@@ -793,10 +606,6 @@ def write_reports(plan: Plan, rows: list[report.Row], timings: list[dict], elaps
     if unsandboxed and plan.mode == "bwrap":
         print(f"WARNING: {len(unsandboxed)} submission(s) ran without bubblewrap on their worker",
               file=sys.stderr)
-
-
-def _hide_password(url: str) -> str:
-    return re.sub(r"://([^:/@]+):[^@]+@", r"://\1:***@", url)
 
 
 def _write_files(out: Path, task: Task, res: dict, secrets: set[str]) -> report.Row:

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import pytest
 
-from rnngrade import batch, course
+from rnngrade import batch, course, recovery
 from tests.faults import tiny_class as tiny
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("faults"), pytest.mark.needs_bwrap]
@@ -76,7 +76,7 @@ def _csv(out: Path) -> dict[str, dict]:
 
 
 def _journal(out: Path) -> list[dict]:
-    p = out / batch.JOURNAL
+    p = out / recovery.JOURNAL
     return [json.loads(x) for x in p.read_text().splitlines()] if p.exists() else []
 
 
@@ -318,12 +318,12 @@ def test_a_second_run_into_the_same_postgresql_gradebook_is_refused(tiny_class, 
     db = local_pg["url"].rsplit("/", 1)[1]
     before = pg.count(db, "grade")
     with pg.connect(db) as holder:
-        holder.execute("SELECT pg_advisory_lock(%s)", (batch.RunLock.pg_key(course.COURSE_ID),))
+        holder.execute("SELECT pg_advisory_lock(%s)", (recovery.RunLock.pg_key(course.COURSE_ID),))
         refused = _grade(tiny_class["class"], tiny_class["course"], tmp_path / "second", "--db", local_pg["url"],
                          ok=False)
     assert refused.returncode == 2, refused.stderr[-2000:]
     assert "another rnn-grade is writing into this gradebook" in refused.stderr
-    assert pg.count(db, "grade") == before and not (tmp_path / "second" / batch.JOURNAL).exists()
+    assert pg.count(db, "grade") == before and not (tmp_path / "second" / recovery.JOURNAL).exists()
 
 
 def test_separate_process_dask_cluster_gives_the_local_scores(tiny_class, local_pg, pg, cluster, tmp_path):
@@ -414,7 +414,7 @@ def test_coordinator_killed_then_resumed_and_a_second_run_refused_by_the_lock(ti
         assert refused.returncode == 2, refused.stderr[-2000:]
         assert f"another rnn-grade is using this {what}" in refused.stderr
         assert f"pid {first.pid}" in refused.stderr
-    assert not (tmp_path / "other" / batch.JOURNAL).exists()
+    assert not (tmp_path / "other" / recovery.JOURNAL).exists()
     # the process grading slow-1 died with its coordinator (no orphan grading for nobody)
     _wait(lambda: not _workers_in(scratch), 10, "the orphaned grading process gone")
     before = {e["student"] for e in _journal(out)}
@@ -443,20 +443,20 @@ def _check_resume_decisions(tiny_class, out: Path) -> None:
                                       "--out", str(out), *tiny.LIMITS, "--quiet"])
     args.package = list(batch.DEFAULT_PACKAGES)
     plan = batch.make_plan(args)
-    todo, done = batch.resume(plan, out, args)
+    todo, done = recovery.resume(plan, out, args)
     assert todo == [] and len(done) == 4
     changed = plan.tasks[0]
     changed.files = {**changed.files, f"{tiny.A}.ipynb": changed.files[f"{tiny.A}.ipynb"] + b" "}
-    todo, _ = batch.resume(plan, out, args)
+    todo, _ = recovery.resume(plan, out, args)
     assert [t.student for t in todo] == [changed.student]
     args.regrade = True
-    assert len(batch.resume(plan, out, args)[0]) == 4
+    assert len(recovery.resume(plan, out, args)[0]) == 4
     args.regrade = False
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{out / 'gradebook.db'}", course.COURSE_ID) as gb:  # deleted in formgrader's db
         gb.remove_submission(tiny.A, "wrong-1")
-    assert {t.student for t in batch.resume(plan, out, args)[0]} == {changed.student, "wrong-1"}
+    assert {t.student for t in recovery.resume(plan, out, args)[0]} == {changed.student, "wrong-1"}
 
 
 def test_postgresql_restarted_mid_batch_results_kept_and_written_when_back(tiny_class, pg, tmp_path):

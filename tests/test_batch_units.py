@@ -15,7 +15,7 @@ import pytest
 
 from autograder import integrity
 from autograder.integrity import module_aliases, protected_names, scan_source
-from rnngrade import batch, course, intake, leaks, report, sandbox, worker
+from rnngrade import batch, course, intake, leaks, recovery, report, sandbox, worker
 from rnngrade.course import ROOT as REPO
 
 SETUP = """
@@ -564,6 +564,6 @@ def test_journal_keeps_the_last_entry_and_ignores_a_line_cut_by_a_kill(tmp_path)
              {"student": "b", "assignment": "x", "state": "recorded"},
              {"student": "a", "assignment": "x", "state": "recorded"}]
     text = "".join(json.dumps(e) + "\n" for e in lines) + '{"student": "c", "assignm'
-    (tmp_path / batch.JOURNAL).write_text(text)
-    assert batch.read_journal(tmp_path) == {("a", "x"): lines[2], ("b", "x"): lines[1]}
-    assert batch.read_journal(tmp_path / "none") == {}
+    (tmp_path / recovery.JOURNAL).write_text(text)
+    assert recovery.read_journal(tmp_path) == {("a", "x"): lines[2], ("b", "x"): lines[1]}
+    assert recovery.read_journal(tmp_path / "none") == {}
