@@ -19,6 +19,10 @@ How it works (docs/grading.md has the instructor's version):
   student's submission rows in one transaction (nbgrader's unique keys make a re-run
   update the same rows: nothing is lost or duplicated), writes the files, scans each
   feedback page once more for hidden material, then writes the CSVs and the summary.
+* Faults: each recorded submission is appended to ``<out>/journal.jsonl``; running the same
+  command again skips what is recorded and unchanged (``--regrade``: all). One run at a time
+  per output folder and gradebook (``RunLock``). A gradebook that stops answering is retried
+  (``--db-wait``); a full disk stops the run with a message saying how to resume.
 """
 
 from __future__ import annotations
@@ -26,8 +30,8 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import logging
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -45,14 +49,21 @@ from autograder import points
 
 from . import course as contract
 from . import intake, leaks, report, sandbox
-from .course import fast_alembic, generate_assignment, nbgrader_env
+from .course import fast_alembic, generate_assignment, hide_password, nbgrader_env
+from .recovery import (
+    DB_WAIT_S,
+    DISK_FULL,
+    GradingError,
+    RunLock,
+    db_call,
+    journal_append,
+    resume,
+    row_from_journal,
+    row_to_journal,
+)
 
 DEFAULT_PACKAGES = ["autograder", "rnncourse"]
 SETUP_MARGIN_S = 120  # kernel start-up, nbgrader bookkeeping and feedback, beyond the notebook's wall time
-
-
-class GradingError(RuntimeError):
-    """A problem with the course or the command line (not with a student's submission)."""
 
 
 # --------------------------------------------------------------------------- kits
@@ -106,6 +117,7 @@ class Plan:
     mode: str
     why: str
     phases: dict[str, float]
+    digests: dict[tuple[str, str], str] = field(default_factory=dict)  # (student, assignment) -> task_digest
 
 
 def discover(course: Path) -> list[str]:
@@ -267,7 +279,8 @@ def grade_task(task: Task, kit_blob: bytes) -> dict:
         limit = 2 * task.limits["wall_s"] + SETUP_MARGIN_S  # the feedback run, then the scoring run
         with open(scratch / "worker.log", "wb") as log:
             proc = subprocess.Popen([sys.executable, "-m", "rnngrade.worker", str(scratch)],
-                                    stdout=log, stderr=subprocess.STDOUT, env=nbgrader_env(),
+                                    stdout=log, stderr=subprocess.STDOUT,
+                                    env={**nbgrader_env(), "RNN_GRADE_PARENT": str(os.getpid())},
                                     start_new_session=True, cwd=scratch)
             try:
                 proc.wait(timeout=limit)
@@ -306,8 +319,12 @@ def run_local(tasks: list[Task], kits: dict[str, Kit], workers: int) -> Iterator
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grade") as pool:
         futures = {pool.submit(grade_task, t, kits[t.assignment].blob): t for t in tasks}
-        for fut in as_completed(futures):
-            yield futures[fut], fut.result()
+        try:
+            for fut in as_completed(futures):
+                yield futures[fut], fut.result()
+        finally:  # the run stopped (disk full, gradebook gone): start nothing more
+            for fut in futures:
+                fut.cancel()
 
 
 def run_dask(tasks: list[Task], kits: dict[str, Kit], address: str) -> Iterator[tuple[Task, dict]]:
@@ -393,14 +410,30 @@ def check_feedback(page: str, secrets: set[str], own: set[str]) -> list[str]:
 
 
 def grade(args) -> int:
-    """``rnn-grade``: plan (kits, intake, gradebook), run (local pool or Dask), record (the
-    gradebook and the files, one submission at a time, as results arrive), report."""
-    plan = make_plan(args)
-    results = (run_dask(plan.tasks, plan.kits, args.scheduler) if args.scheduler
-               else run_local(plan.tasks, plan.kits, plan.workers))
-    t0 = time.monotonic()
-    rows, timings = record_all(plan, results, Path(args.out).resolve(), args)
-    write_reports(plan, rows, timings, time.monotonic() - t0, Path(args.out).resolve(), args)
+    """``rnn-grade``: lock the output folder (and the gradebook), plan (kits, intake,
+    gradebook), skip what an earlier run already recorded (``journal.jsonl``; ``--regrade``
+    grades everything), run (local pool or Dask), record (the gradebook and the files, one
+    submission at a time, as results arrive), report."""
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    db_url = args.db or f"sqlite:///{out / 'gradebook.db'}"
+    try:
+        with RunLock(out, db_url, args.course_id):
+            plan = make_plan(args)
+            todo, resumed = resume(plan, out, args)
+            results = (run_dask(todo, plan.kits, args.scheduler) if args.scheduler
+                       else run_local(todo, plan.kits, plan.workers))
+            t0 = time.monotonic()
+            try:
+                rows, timings, states = record_all(plan, results, out, args, todo=todo, resumed=resumed)
+            finally:
+                results.close()
+            write_reports(plan, rows, timings, time.monotonic() - t0, out, args, states=states)
+    except OSError as e:
+        if e.errno in DISK_FULL:
+            raise GradingError(f"the output folder's disk is full ({e}): free some space and run the same "
+                               "command again to resume") from None
+        raise
     return 0
 
 
@@ -460,40 +493,90 @@ def make_plan(args) -> Plan:
                 mode=mode, why=why, phases=phases)
 
 
-def record_all(plan: Plan, results: Iterator[tuple[Task, dict]], out: Path,
-               args) -> tuple[list[report.Row], list[dict]]:
+def record_all(plan: Plan, results: Iterator[tuple[Task, dict]], out: Path, args,
+               todo: list[Task] | None = None, resumed: dict | None = None,
+               ) -> tuple[list[report.Row], list[dict], dict[str, str]]:
     """Each result into the gradebook and the output folder as it arrives; one report row
-    per submission, whatever the submission holds (an error row if it cannot be recorded)."""
+    per submission, whatever the submission holds (an error row if it cannot be recorded).
+
+    ``resumed``: the journal entries of submissions an earlier run recorded (not graded
+    again; their rows come from the journal). Each recorded submission is appended to
+    ``journal.jsonl`` after its gradebook transaction and files. A gradebook that stops
+    answering is retried (``--db-wait``); a full disk stops the run: both end with a
+    ``GradingError`` saying how to resume."""
     from nbgrader.api import Gradebook
     from tqdm import tqdm
 
-    rows: list[report.Row] = []
+    todo = plan.tasks if todo is None else todo
+    resumed = resumed or {}
+    rows: list[report.Row] = [row_from_journal(e) for e in resumed.values()]
+    states = {f"{s}/{a}": "skipped: recorded by an earlier run" for s, a in resumed}
     timings: list[dict] = []  # per submission: the whole task, and the worker's own phases
+    counts = {"ok": 0, "error": 0, "flagged": 0}
+    seen: set[tuple[str, str]] = set()
+    db = hide_password(plan.db_url)
+    wait = getattr(args, "db_wait", DB_WAIT_S)
     with Gradebook(plan.db_url, args.course_id) as gb, \
-            tqdm(total=len(plan.tasks), unit="notebook", desc="grading", disable=args.quiet) as bar:
+            tqdm(total=len(todo), unit="notebook", desc="grading", disable=args.quiet) as bar:
+        bar.set_postfix_str(_progress(counts, len(resumed)), refresh=False)
         for task, res in results:
+            key = (task.student, task.assignment)
+            if key in seen:  # delivered twice (e.g. a Dask task run again after its worker was lost)
+                print(f"rnn-grade: {task.student} / {task.assignment}: a second result was ignored "
+                      "(already recorded in this run)", file=sys.stderr)
+                continue
+            seen.add(key)
             kit, secrets = plan.kits[task.assignment], plan.secrets[task.assignment]
             if "notebooks" not in res or not res["notebooks"]:
                 res = {**zero_result(task, kit, []), **{k: v for k, v in res.items() if k != "notebooks"}}
-            try:  # whatever one submission holds, the others are recorded
-                record(gb, res, task.timestamp if args.trust_timestamps else None, task.names)
-                rows.append(_write_files(out, task, res, secrets))
-            except Exception as e:  # noqa: BLE001 - that submission's error row, the batch goes on
-                gb.db.rollback()
-                res = zero_result(task, kit, [
-                    f"the grader could not record this submission ({type(e).__name__}): scored 0"])
-                record(gb, res, None, task.names)
-                rows.append(_write_files(out, replace(task, files={}), res, secrets))
-            timings.append({"student": task.student, "assignment": task.assignment,
-                            "task_s": round(float(res.get("seconds", 0.0)), 3), **res.get("timing", {})})
+            stamp = task.timestamp if args.trust_timestamps else None
+            try:
+                try:  # whatever one submission holds, the others are recorded
+                    db_call(gb, wait, record, gb, res, stamp, task.names)
+                    row = _write_files(out, task, res, secrets)
+                except (GradingError, OSError, KeyboardInterrupt):
+                    raise
+                except Exception as e:  # noqa: BLE001 - that submission's error row, the batch goes on
+                    gb.db.rollback()
+                    res = zero_result(task, kit, [
+                        f"the grader could not record this submission ({type(e).__name__}): scored 0"])
+                    db_call(gb, wait, record, gb, res, None, task.names)
+                    row = _write_files(out, replace(task, files={}), res, secrets)
+                timing = {"student": task.student, "assignment": task.assignment,
+                          "task_s": round(float(res.get("seconds", 0.0)), 3), **res.get("timing", {})}
+                again = bool(res.get("infrastructure"))  # the grader's failure, not the student's: retried
+                journal_append(out, {"student": task.student, "assignment": task.assignment,
+                                      "state": "retry" if again else "recorded", "digest": plan.digests.get(key),
+                                      "db": db, "row": row_to_journal(row), "timing": timing})
+            except GradingError as e:
+                raise GradingError(f"{e}; {len(seen) - 1} of {len(todo)} submission(s) recorded in this run "
+                                   f"(and {len(resumed)} earlier): run the same command again to resume") from None
+            except OSError as e:
+                if e.errno in DISK_FULL:
+                    raise GradingError(
+                        f"the output folder's disk is full ({e}) while recording {task.student} / "
+                        f"{task.assignment}; {len(seen) - 1} of {len(todo)} submission(s) recorded in this run "
+                        f"(and {len(resumed)} earlier), each in one transaction: free some space and run the "
+                        "same command again to resume") from None
+                raise
+            rows.append(row)
+            timings.append(timing)
+            states[f"{task.student}/{task.assignment}"] = (
+                "error: graded again by the next run" if again else "graded")
+            counts[row.status] += 1
             bar.update(1)
-            if res.get("errors"):
-                bar.set_postfix_str(f"last problem: {task.student}", refresh=False)
-    return rows, timings
+            last = f", last problem: {task.student}" if res.get("errors") else ""
+            bar.set_postfix_str(_progress(counts, len(resumed)) + last, refresh=False)
+    return rows, timings, states
+
+
+def _progress(counts: dict[str, int], skipped: int) -> str:
+    text = f"ok {counts['ok']}, errors {counts['error']}, flagged {counts['flagged']}"
+    return text + (f", skipped {skipped} (recorded earlier)" if skipped else "")
 
 
 def write_reports(plan: Plan, rows: list[report.Row], timings: list[dict], elapsed: float, out: Path,
-                  args) -> None:
+                  args, states: dict[str, str] | None = None) -> None:
     """grades.csv, grades_cells.csv, summary.txt/.png, errors.txt, run.json; and the summary
     on the terminal."""
     report.write_csv(rows, out / "grades.csv")
@@ -507,20 +590,22 @@ def write_reports(plan: Plan, rows: list[report.Row], timings: list[dict], elaps
     (out / "run.json").write_text(json.dumps({
         "submissions": len(plan.tasks), "seconds": round(elapsed, 2), **plan.phases, "where": plan.where,
         "sandbox": plan.mode, "sandbox_detail": plan.why, "limits": plan.limits.__dict__,
-        "db": _hide_password(plan.db_url), "timings": timings}, indent=1))
+        "db": hide_password(plan.db_url),
+        "graded": sum(1 for v in (states or {}).values() if not v.startswith("skipped")),
+        "skipped": sum(1 for v in (states or {}).values() if v.startswith("skipped")),
+        "states": dict(sorted((states or {}).items())), "timings": timings}, indent=1))
     if not args.quiet:
         print(text, end="")
-        print(f"graded {len(plan.tasks)} submission(s) in {elapsed:.1f} s -> {out}", file=sys.stderr)
+        skipped = sum(1 for v in (states or {}).values() if v.startswith("skipped"))
+        print(f"graded {len(plan.tasks) - skipped} submission(s) in {elapsed:.1f} s"
+              + (f" ({skipped} recorded earlier, not graded again)" if skipped else "") + f" -> {out}",
+              file=sys.stderr)
         if errors:
             print("\nproblems, per student:\n" + errors, end="")
     unsandboxed = [r for r in rows if r.sandbox and r.sandbox != "bwrap"]
     if unsandboxed and plan.mode == "bwrap":
         print(f"WARNING: {len(unsandboxed)} submission(s) ran without bubblewrap on their worker",
               file=sys.stderr)
-
-
-def _hide_password(url: str) -> str:
-    return re.sub(r"://([^:/@]+):[^@]+@", r"://\1:***@", url)
 
 
 def _write_files(out: Path, task: Task, res: dict, secrets: set[str]) -> report.Row:
@@ -586,7 +671,8 @@ accepted layouts of SUBMISSIONS:
            (<student> = text before the first '_'; Canvas' -1/-2 resubmission suffixes dropped)
 
 outputs under --out: gradebook.db (unless --db), autograded/, feedback/, submitted/,
-grades.csv (flags column), grades_cells.csv, summary.txt, summary.png, errors.txt, run.json
+grades.csv (flags column), grades_cells.csv, summary.txt, summary.png, errors.txt, run.json,
+journal.jsonl (what is recorded: running the same command again resumes; --regrade grades all)
 
 examples:
   rnn-grade class.zip                                 # local pool, one worker per core
@@ -629,6 +715,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--require-sandbox", action="store_true", help="refuse to grade without bubblewrap")
     p.add_argument("--scratch", help="folder for the per-submission scratch folders (default: $TMPDIR)")
     p.add_argument("--keep-scratch", action="store_true", help="keep scratch folders (debugging)")
+    p.add_argument("--regrade", action="store_true", help="grade every submission again (default: "
+                   "submissions this --out folder's journal.jsonl says were recorded, unchanged, are skipped)")
+    p.add_argument("--db-wait", type=float, default=DB_WAIT_S, help="seconds to keep trying when the "
+                   f"gradebook stops answering before stopping (default {DB_WAIT_S:g}); results are kept meanwhile")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     return p
 
@@ -636,6 +726,10 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     sys.modules.setdefault("rfc3987_syntax", None)  # see rnngrade/worker.py
     warnings.filterwarnings("ignore", message=".*not in session.*")  # nbgrader's SQLAlchemy noise
+    # nbgrader logs a traceback for each database error it re-raises as InvalidEntry; the
+    # grader says what happened (a submission's error row, or why it stopped)
+    logging.getLogger("tornado.application").addFilter(
+        lambda r: not str(r.msg).startswith("Rolling back session due to database error"))
     args = parser().parse_args(argv)
     args.package = args.package or list(DEFAULT_PACKAGES)
     if not args.course:

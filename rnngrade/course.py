@@ -15,6 +15,7 @@ with the notebook-side helper (``autograder.markers``), which reads them too.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -141,3 +142,8 @@ def generate_assignment(name: str, *, release: Path, db_url: str, source: Path =
         raise RuntimeError(f"nbgrader generate_assignment {name} failed:\n"
                            f"{out.get('log', '')[-3000:]}{out.get('error', '')[-3000:]}")
     return Path(release) / name
+
+
+def hide_password(url: str) -> str:
+    """A database URL as it may be printed or stored in reports: its password starred."""
+    return re.sub(r"://([^:/@]+):[^@]+@", r"://\1:***@", url)

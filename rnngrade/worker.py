@@ -700,9 +700,25 @@ def _error_page(student: str, assignment: str, name: str, result: dict) -> str:
             f"so it scores 0.</p><ul>{items}</ul></body></html>")
 
 
+def _die_with_parent() -> None:
+    """Linux: be killed when the grading thread that started this process is gone (its
+    rnn-grade or Dask worker killed), so that no orphan goes on grading for nobody; the
+    sandboxes started from here die with it (bubblewrap's --die-with-parent)."""
+    parent = os.environ.get("RNN_GRADE_PARENT")
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if parent and str(os.getppid()) != parent:  # the parent was gone before prctl
+        os._exit(1)
+
+
 def main(argv: list[str]) -> int:
     import warnings
 
+    _die_with_parent()
     warnings.filterwarnings("ignore", message=".*not in session.*")  # nbgrader's SQLAlchemy noise
     scratch = Path(argv[0]).resolve()
     try:

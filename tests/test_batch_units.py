@@ -15,7 +15,7 @@ import pytest
 
 from autograder import integrity
 from autograder.integrity import module_aliases, protected_names, scan_source
-from rnngrade import batch, course, intake, leaks, report, sandbox, worker
+from rnngrade import batch, course, intake, leaks, recovery, report, sandbox, worker
 from rnngrade.course import ROOT as REPO
 
 SETUP = """
@@ -577,3 +577,13 @@ def test_feedback_wraps_long_lines():
     page = "<html><head><title>x</title></head><body><pre>" + "x" * 500 + "</pre></body></html>"
     out = worker.wrap_long_lines(page)
     assert "white-space: pre-wrap" in out and out.index("pre-wrap") < out.index("</head>")
+
+
+def test_journal_keeps_the_last_entry_and_ignores_a_line_cut_by_a_kill(tmp_path):
+    lines = [{"student": "a", "assignment": "x", "state": "retry"},
+             {"student": "b", "assignment": "x", "state": "recorded"},
+             {"student": "a", "assignment": "x", "state": "recorded"}]
+    text = "".join(json.dumps(e) + "\n" for e in lines) + '{"student": "c", "assignm'
+    (tmp_path / recovery.JOURNAL).write_text(text)
+    assert recovery.read_journal(tmp_path) == {("a", "x"): lines[2], ("b", "x"): lines[1]}
+    assert recovery.read_journal(tmp_path / "none") == {}
