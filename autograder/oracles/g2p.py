@@ -118,14 +118,15 @@ def heldout_lexicon(path: str | os.PathLike | None = None) -> dict[str, tuple[tu
     if path is None:
         lex = P.lexicon()
         return {w: lex[w] for w in P._words_in("test")}
-    parsed = P._parse(Path(path).read_text(encoding="utf-8"))
-    out = {}
-    for word, prons in parsed.items():
-        w = word.lower()
-        if not P._keep(w):
+    merged: dict[str, list[tuple[str, ...]]] = {}
+    for word, prons in P._parse(Path(path).read_text(encoding="utf-8")).items():
+        if not P._keep(word.lower()):
             raise ValueError(f"{path}: {word!r} has a character outside a-z and the apostrophe")
+        merged.setdefault(word.lower(), []).extend(prons)
+    out = {}
+    for w, prons in merged.items():
         given = tuple(dict.fromkeys(p for p in prons if p))
         if not given and w not in P.lexicon():
-            raise ValueError(f"{path}: {word!r} has no pronunciation and is not in the dictionary")
+            raise ValueError(f"{path}: {w!r} has no pronunciation and is not in the dictionary")
         out[w] = given or P.lexicon()[w]
     return out
