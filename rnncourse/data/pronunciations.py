@@ -196,7 +196,8 @@ def batches(train_pairs: Sequence[tuple[str, Sequence[str]]], batch_size: int = 
     Each epoch shuffles the pairs, sorts each run of ``pool`` batches' worth by word length (so
     a batch holds words of similar length: little padding), cuts it into batches and shuffles
     their order. Within a batch the words are longest first, as ``pack_padded_sequence``
-    wants them. The last incomplete batch of an epoch is dropped.
+    wants them. The last incomplete batch of an epoch is dropped. ``stress`` picks the phoneme
+    vocabulary: build ``train_pairs`` with the same (``pairs(words, stress=False)``).
     """
     rng = random.Random(seed)
     vocab = phoneme_vocab(stress)
