@@ -22,16 +22,15 @@ import functools
 import random
 import string
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 
 import torch
+
+from .vocab import EOS, PAD, SOS, SPECIALS, UNK, Vocab, encode_batch  # noqa: F401  (re-exported)
 
 FIRST, LAST = dt.date(1950, 1, 1), dt.date(2049, 12, 31)
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
           "September", "October", "November", "December")
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-SPECIALS = ("<pad>", "<sos>", "<eos>", "<unk>")
-PAD, SOS, EOS, UNK = 0, 1, 2, 3
 TARGET_LEN = 10  # len("2020-03-05")
 
 
@@ -200,49 +199,9 @@ def date_lists(n: int, max_dates: int = 3, seed: int = 0, formats: Sequence[str]
     return out
 
 
-@dataclass(frozen=True)
-class Vocab:
-    """Characters <-> indices. Index 0 is ``<pad>``, then ``<sos>``, ``<eos>``, ``<unk>``."""
-
-    itos: tuple[str, ...]
-
-    @functools.cached_property
-    def stoi(self) -> dict[str, int]:
-        return {s: i for i, s in enumerate(self.itos)}
-
-    def __len__(self) -> int:
-        return len(self.itos)
-
-    def encode(self, text: str, *, sos: bool = False, eos: bool = False) -> list[int]:
-        """Indices of ``text``'s characters (``<unk>`` for unknown ones), framed as asked."""
-        ids = [self.stoi.get(c, UNK) for c in text]
-        return ([SOS] if sos else []) + ids + ([EOS] if eos else [])
-
-    def decode(self, ids: Sequence[int] | torch.Tensor) -> str:
-        """The text of ``ids``: stops at the first ``<eos>``, skips ``<pad>`` and ``<sos>``."""
-        out = []
-        for i in (ids.tolist() if isinstance(ids, torch.Tensor) else ids):
-            if i == EOS:
-                break
-            if i in (PAD, SOS):
-                continue
-            out.append(self.itos[i] if 0 <= i < len(self.itos) else self.itos[UNK])
-        return "".join(out)
-
-
 SOURCE_VOCAB = Vocab(SPECIALS + tuple(SOURCE_CHARS))
 TARGET_VOCAB = Vocab(SPECIALS + tuple("-0123456789"))
 LIST_TARGET_VOCAB = Vocab(SPECIALS + tuple("-0123456789 "))  # for date_lists
-
-
-def encode_batch(texts: Sequence[str], vocab: Vocab, *, sos: bool = False, eos: bool = False
-                 ) -> torch.Tensor:
-    """(N, T) int64 tensor of the encoded ``texts``, right-padded with ``<pad>`` (0)."""
-    rows = [vocab.encode(t, sos=sos, eos=eos) for t in texts]
-    out = torch.full((len(rows), max(len(r) for r in rows)), PAD, dtype=torch.long)
-    for i, ids in enumerate(rows):
-        out[i, : len(ids)] = torch.tensor(ids, dtype=torch.long)
-    return out
 
 
 def encode_pairs(pairs: Sequence[tuple[str, str]], target_vocab: Vocab = TARGET_VOCAB
