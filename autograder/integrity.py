@@ -182,6 +182,7 @@ REVIEW_IMPORTS = {  # module -> what to look at (review)
     "requests": "network access", "subprocess": "runs programs", "multiprocessing": "starts processes",
     "signal": "signal handlers", "threading": "background threads", "pickle": "pickle loading",
     "shutil": "file operations", "pathlib": "file access", "glob": "file listing",
+    "autograder.oracles": "the tests' reference implementations: an answer that calls one was not written",
 }
 OBFUSCATION = {"exec", "eval", "compile", "__import__", "breakpoint"}
 SETATTR = {"setattr", "delattr"}

@@ -89,6 +89,10 @@ def test_tampering_is_flagged(code):
 @pytest.mark.parametrize("code", [
     "import os\nos.fork()", "import socket", "import subprocess", "!ls /", "CHECKPOINT = 'mine'",
     "open('/etc/passwd').read()",
+    # an answer that hands back the tests' own reference (public: they ship with the student runtime)
+    "from autograder.oracles.gru import torch_gru_cell_reference\n"
+    "def gru_cell_forward(xt, a_prev, params):\n    return torch_gru_cell_reference(xt, a_prev, params)",
+    "import autograder.oracles.lm as lm\ndef train_stateful(*a, **k):\n    return lm.truncated_bptt_reference(*a, **k)",
 ])
 def test_suspicious_code_is_listed_for_review(code):
     assert severities(code) == {"review"}, scan_source(code, aliases=ALIASES, protected=PROTECTED)
