@@ -11,7 +11,6 @@ import pytest
 import torch
 
 from autograder.oracles import g2p as O
-from autograder.oracles.attention import TableDecoder, enumerate_sequences
 from rnncourse.data import pronunciations as P
 from rnncourse.data.vocab import EOS, PAD, SOS
 from rnncourse.experiments import g2p as G
@@ -246,50 +245,6 @@ def test_packing_a_word_alone_equals_it_in_a_padded_batch(cell):
             torch.testing.assert_close(memory[i, :n], alone[0], rtol=1e-5, atol=1e-6)
             torch.testing.assert_close(final[..., i, :], final_alone[..., 0, :], rtol=1e-5, atol=1e-6)
             assert memory[i, n:].abs().max() == 0 if n < src.shape[1] else True
-
-
-@pytest.mark.parametrize("cell, attention", [("gru", "dot"), ("lstm", "additive")])
-def test_beam_of_width_one_is_greedy(cell, attention):
-    m = _model(cell, attention, seed=3)
-    words = ["phoneme", "cat", "through", "a"]
-    src, _ = P.encode_words(words)
-    greedy, _ = m.greedy(src, max_len=12)
-    for i, w in enumerate(words):
-        (hyp,) = G.beam_search(m.step, m.start(P.encode_words([w])[0]), beam_width=1, max_len=12)
-        row = greedy[i].tolist()
-        expected = row[: row.index(EOS) + 1] if EOS in row else row
-        assert list(hyp.tokens) == expected, w
-
-
-@pytest.mark.parametrize("cell, attention", [("gru", "additive"), ("lstm", "dot")])
-def test_beam_scores_are_sorted_and_sum_the_step_log_probabilities(cell, attention):
-    m = _model(cell, attention, seed=4)
-    src, _ = P.encode_words(["knight"])
-    for alpha in (0.0, 0.7):
-        hyps = G.beam_search(m.step, m.start(src), beam_width=6, max_len=8, n_best=6, alpha=alpha)
-        assert len(hyps) == 6
-        scores = [h.score for h in hyps]
-        assert scores == sorted(scores, reverse=True)
-        for h in hyps:
-            assert h.score == pytest.approx(h.log_prob / len(h.tokens) ** alpha, rel=1e-12)
-            tgt = torch.tensor([[SOS, *h.tokens]])
-            with torch.no_grad():
-                logits, _ = m(src, tgt)  # teacher forcing: one call, not the decoder's steps
-            logp = torch.log_softmax(logits.double(), -1)[0, torch.arange(len(h.tokens)), list(h.tokens)]
-            assert h.log_prob == pytest.approx(float(logp.sum()), abs=1e-4)
-
-
-def test_wide_beam_returns_the_brute_force_n_best():
-    g = torch.Generator().manual_seed(5)
-    dec = TableDecoder(torch.randn(1, 4, 5, 5, generator=g) * 2)
-    h0 = dec.initial_state()
-    for alpha in (0.0, 1.0):
-        expected = enumerate_sequences(dec, h0, max_len=4, sos=SOS, eos=EOS, alpha=alpha)[:5]
-        got = G.beam_search(dec.step, h0, beam_width=10_000, max_len=4, n_best=5, alpha=alpha)
-        assert [list(h.tokens) for h in got] == [e[0] for e in expected]
-        assert [h.score for h in got] == pytest.approx([e[2] for e in expected], abs=1e-9)
-    with pytest.raises(ValueError):
-        G.beam_search(dec.step, h0, beam_width=2, n_best=3)
 
 
 def test_training_is_seeded_and_reports_wer_and_per():

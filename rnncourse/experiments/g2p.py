@@ -1,4 +1,4 @@
-"""Chapter 8's reference model: spelling -> pronunciation with attention and beam search.
+"""Chapter 8's reference model: spelling -> pronunciation with attention.
 
 ``G2P`` reads a word's letters and writes its ARPAbet phonemes:
 
@@ -18,10 +18,10 @@
   decoder's recurrence never sees the context, so teacher forcing runs the whole target in one
   call of the recurrent module, and stepping one token at a time gives the same logits.
 
-Decoding: ``greedy`` (a batch at once) and ``beam_search`` (one word; returns the ``n_best``
-complete hypotheses, best first, each with its total log-probability). ``beam_search`` works
-with any ``step(y_prev, state) -> (logits, state)``, also with the oracle
-``autograder.oracles.attention.TableDecoder`` that its tests compare it with.
+Decoding: ``greedy`` (a batch at once). The teaching package ships no beam search: it is
+exercise 6's to write (and will be exercise 8's), and the student bundle's leak scan refuses
+a solution's lines in a public module. Chapter 8's beam-width experiment needs one that is
+not published with the package.
 
 Metrics come from ``autograder.oracles.g2p`` (edit distance, WER, PER with several references):
 one definition for the book, the exercise and the grader.
@@ -32,7 +32,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -42,7 +42,7 @@ from torch import nn
 from autograder.oracles.g2p import phoneme_error_rate, word_error_rate
 
 from ..data import pronunciations as P
-from ..data.vocab import EOS, PAD, SOS
+from ..data.vocab import PAD, SOS
 from ..device import cpu_threads
 from ..train import train
 
@@ -159,61 +159,6 @@ class G2P(nn.Module):
         return torch.stack(tokens, 1), torch.cat(weights, 1)
 
 
-def _select(state: torch.Tensor | State, rows: torch.Tensor):
-    return state[rows] if isinstance(state, torch.Tensor) else tuple(x[rows] for x in state)
-
-
-@dataclass(frozen=True)
-class Hypothesis:
-    """A complete output of beam search: its tokens (ending with ``<eos>`` unless it reached
-    ``max_len``), the sum of their log-probabilities, and the score it was ranked by,
-    ``log_prob / len(tokens) ** alpha``."""
-
-    tokens: tuple[int, ...]
-    log_prob: float
-    score: float
-
-
-@torch.no_grad()
-def beam_search(step: Callable, state, beam_width: int, max_len: int = MAX_LEN, n_best: int = 1,
-                alpha: float = 0.0, sos: int = SOS, eos: int = EOS) -> list[Hypothesis]:
-    """The ``n_best`` best complete hypotheses for one input, best first.
-
-    ``step(y_prev (B,), state) -> (logits (B, V), state)`` is the decoder; ``state`` (a tensor or
-    a tuple of tensors, batch first) holds one row. At each step every live prefix is extended by
-    every token and the ``beam_width`` best extensions by total log-probability (float64) are
-    kept; an extension that ends with ``eos`` or reaches ``max_len`` tokens is complete and
-    leaves the beam. The search stops when no prefix is live. This is exercise 6's beam search,
-    returning more than the best. ``beam_width=1`` is greedy decoding.
-    """
-    if n_best > beam_width:
-        raise ValueError(f"n_best ({n_best}) cannot exceed beam_width ({beam_width})")
-    live: list[tuple[list[int], float]] = [([], 0.0)]
-    complete: list[Hypothesis] = []
-    while live:
-        first = state if not isinstance(state, tuple) else state[0]
-        y_prev = torch.tensor([toks[-1] if toks else sos for toks, _ in live], device=first.device)
-        logits, new_state = step(y_prev, state)
-        logp = torch.log_softmax(logits.double(), dim=-1).cpu()
-        totals = torch.tensor([lp for _, lp in live], dtype=torch.float64)[:, None] + logp
-        V = totals.shape[1]
-        best = torch.topk(totals.flatten(), min(beam_width, totals.numel())).indices.tolist()
-        next_live, keep = [], []
-        for flat in best:
-            b, tok = divmod(flat, V)
-            toks, lp = live[b][0] + [tok], float(totals[b, tok])
-            if tok == eos or len(toks) == max_len:
-                complete.append(Hypothesis(tuple(toks), lp, lp / len(toks) ** alpha))
-            else:
-                next_live.append((toks, lp))
-                keep.append(b)
-        live = next_live
-        if keep:
-            state = _select(new_state, torch.tensor(keep, device=first.device))
-    complete.sort(key=lambda h: -h.score)
-    return complete[:n_best]
-
-
 # -- words in, phonemes out --------------------------------------------------------------------
 
 def predict(model: G2P, words: Sequence[str], stress: bool = True, batch_size: int = 512,
@@ -228,17 +173,6 @@ def predict(model: G2P, words: Sequence[str], stress: bool = True, batch_size: i
         tokens, _ = model.greedy(src.to(device), max_len)
         out += [tuple(vocab.tokens(t)) for t in tokens.cpu()]
     return out
-
-
-def n_best(model: G2P, word: str, beam_width: int = 5, n: int = 5, stress: bool = True,
-           alpha: float = 0.0, max_len: int = MAX_LEN) -> list[tuple[tuple[str, ...], float]]:
-    """The ``n`` best pronunciations of one word by beam search, with their log-probabilities."""
-    vocab = P.phoneme_vocab(stress)
-    src, _ = P.encode_words([word])
-    model.eval()
-    hyps = beam_search(model.step, model.start(src.to(next(model.parameters()).device)),
-                       beam_width, max_len, n_best=n, alpha=alpha)
-    return [(tuple(vocab.tokens(h.tokens)), h.log_prob) for h in hyps]
 
 
 def evaluate(model: G2P, words: Sequence[str], stress: bool = True, lex: P.Lexicon | None = None
