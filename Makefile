@@ -5,10 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 # torch first: 2.13.0 is a CPU build. GPU users: see README ("GPU users").
 TORCH_SPEC ?= torch==2.13.0
-# Test processes. 4 on a 2-core machine: the suite's tests wait a good part of their time
-# (kernels starting, sandboxed runs, graders' time limits), and more processes fill those
+# Test processes. 3 on a 2-core machine: the suite's tests wait a good part of their time
+# (kernels starting, sandboxed runs, graders' time limits), and a third process fills those
 # waits (docs/benchmarks/tests.md).
-JOBS ?= 4
+JOBS ?= 3
 export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: all book exercises test test-fast lint gpu-check clean help bench bench-class bundle grade
