@@ -25,6 +25,17 @@ pytestmark = [pytest.mark.xdist_group("heavy")]
 """
 
 
+def _pytest(folder, workers: int) -> subprocess.CompletedProcess:
+    """pytest with this plugin on ``folder``, under ``--dist loadgroup``; it must pass."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-n", str(workers), "--dist", "loadgroup", "-p", "no:cacheprovider",
+         "-p", "tests.xdist_groups", "-o", "addopts=", str(folder)],
+        cwd=folder, capture_output=True, text=True, timeout=300,
+        env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return proc
+
+
 def test_a_group_runs_in_one_worker_and_builds_its_session_fixture_once(tmp_path):
     (tmp_path / "conftest.py").write_text(CONFTEST)
     for name in "ab":
@@ -32,12 +43,7 @@ def test_a_group_runs_in_one_worker_and_builds_its_session_fixture_once(tmp_path
         (tmp_path / f"test_{name}.py").write_text(textwrap.dedent(MODULE.format(tests=tests)))
     (tmp_path / "test_free.py").write_text(
         "import pytest\n@pytest.mark.parametrize('i', range(20))\ndef test_free(i): pass\n")
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-n", "2", "--dist", "loadgroup", "-p", "no:cacheprovider",
-         "-p", "tests.xdist_groups", "-o", "addopts=", str(tmp_path)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300,
-        env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    proc = _pytest(tmp_path, workers=2)
     assert "32 passed" in proc.stdout
     setups = (tmp_path / "setups.log").read_text().split()
     assert len(setups) == 1, f"the group's session fixture was set up in {len(setups)} workers"
@@ -55,10 +61,5 @@ def test_heavy_groups_are_handed_out_first_and_single_tests_last(tmp_path):
             def test_{name}():
                 open("order.log", "a").write("{group}\\n")
             """))
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-n", "1", "--dist", "loadgroup", "-p", "no:cacheprovider",
-         "-p", "tests.xdist_groups", "-o", "addopts=", str(tmp_path)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300,
-        env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    _pytest(tmp_path, workers=1)
     assert (tmp_path / "order.log").read_text().split() == ["redteam", "book", "other", "single"]
