@@ -1,7 +1,7 @@
 """rnn-grade on real infrastructure, and under faults (docs/grading.md, "Faults").
 
 One tiny class (tests/faults/tiny_class.py: one function, 4 students, one of whom sleeps
-6 s in the feedback run so that something can be killed while it is being graded), graded
+15 s in the feedback run so that something can be killed while it is being graded), graded
 by real ``rnn-grade`` processes:
 
 * into a real PostgreSQL server started here (initdb in a temporary folder, fsync off,
@@ -378,7 +378,7 @@ def test_dask_worker_killed_mid_batch_is_rescheduled_and_recorded_once(tiny_clas
         name = _wait(lambda: next((n for n, p in workers.items()
                                    if (_grading_child(p.pid) or {}).get("student") == "slow-1"), None),
                      120, "a worker grading slow-1", proc)
-        workers[name].send_signal(signal.SIGKILL)  # in the middle of slow-1's 6 s sleep
+        workers[name].send_signal(signal.SIGKILL)  # in the middle of slow-1's sleep
         workers[name].wait(10)
         _, err = proc.communicate(timeout=240)
         assert proc.returncode == 0, err[-3000:]

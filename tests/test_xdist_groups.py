@@ -48,18 +48,3 @@ def test_a_group_runs_in_one_worker_and_builds_its_session_fixture_once(tmp_path
     setups = (tmp_path / "setups.log").read_text().split()
     assert len(setups) == 1, f"the group's session fixture was set up in {len(setups)} workers"
 
-
-def test_heavy_groups_are_handed_out_first_and_single_tests_last(tmp_path):
-    """One worker runs the units in the order the scheduler hands them out: the listed heavy
-    groups (heaviest first), then other groups, then the single tests, whatever the files' order."""
-    (tmp_path / "test_a_single.py").write_text(
-        "import os\ndef test_single():\n    open('order.log', 'a').write('single\\n')\n")
-    for name, group in (("b", "book"), ("c", "other"), ("d", "redteam")):
-        (tmp_path / f"test_{name}.py").write_text(textwrap.dedent(f"""
-            import pytest
-            pytestmark = [pytest.mark.xdist_group("{group}")]
-            def test_{name}():
-                open("order.log", "a").write("{group}\\n")
-            """))
-    _pytest(tmp_path, workers=1)
-    assert (tmp_path / "order.log").read_text().split() == ["redteam", "book", "other", "single"]

@@ -8,22 +8,11 @@ itself (measured in CI: the class graded twice, 566 s + 534 s). This plugin adds
 the way pytest 9 stores it, and stops the run when a grouped test still has no suffix, so a
 future pytest or xdist that breaks it again fails loudly instead of doubling the suite's time.
 
-It also orders the run for the scheduler: xdist hands out groups in collection order, so a
-heavy group collected last (the exercises' test module comes late in the alphabet) kept one
-worker busy for minutes after the others had finished. Grouped tests go first, the groups in
-``HEAVIEST_FIRST`` order (their setup + call seconds in CI, longest first; a group not listed
-comes after them), and the single tests last, where they fill the gaps.
 """
 
 from __future__ import annotations
 
 import pytest
-
-# Measured in CI (fresh clone, 3 workers, 2026-11-30): about 520, 380, 330, 245, 215, 205, 195,
-# 190, 165, 155, 110 and 20 seconds.
-HEAVIEST_FIRST = ["redteam", "batch-exercises", "book", "ex01_rnn_basics", "ex02_language_models",
-                  "faults", "ex07_attention", "ex05_lstm", "ex04_gru", "ex06_seq2seq",
-                  "ex03_vanishing_gradients", "formgrader"]
 
 
 def _group(item) -> str | None:
@@ -32,18 +21,10 @@ def _group(item) -> str | None:
     return "_".join(names) or None
 
 
-def _rank(item) -> int:
-    group = _group(item)
-    if group is None:
-        return len(HEAVIEST_FIRST) + 1
-    return HEAVIEST_FIRST.index(group) if group in HEAVIEST_FIRST else len(HEAVIEST_FIRST)
-
-
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
     if not getattr(config.option, "loadgroup", False):  # set on xdist workers under loadgroup
         return
-    items.sort(key=_rank)  # stable: the order inside a group and among single tests is kept
     for item in items:
         group = _group(item)
         if group is None or item.nodeid.endswith(f"@{group}"):

@@ -24,7 +24,7 @@ import nbformat
 from tests.harness import md, readonly, solution, tests, write
 
 A = "tiny01"
-SLOW_S = 6
+SLOW_S = 15  # long enough for the lock test's two refused runs on a loaded machine (6 s lost that race in CI)
 LIMITS = ["--wall", "60", "--cell-timeout", "30", "--test-timeout", "10", "--mem", "2048"]
 EXPECT = {"correct": 3.0, "wrong": 0.0, "half": 1.5, "slow": 3.0}
 
