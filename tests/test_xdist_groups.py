@@ -25,17 +25,6 @@ pytestmark = [pytest.mark.xdist_group("heavy")]
 """
 
 
-def _pytest(folder, workers: int) -> subprocess.CompletedProcess:
-    """pytest with this plugin on ``folder``, under ``--dist loadgroup``; it must pass."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-n", str(workers), "--dist", "loadgroup", "-p", "no:cacheprovider",
-         "-p", "tests.xdist_groups", "-o", "addopts=", str(folder)],
-        cwd=folder, capture_output=True, text=True, timeout=300,
-        env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    return proc
-
-
 def test_a_group_runs_in_one_worker_and_builds_its_session_fixture_once(tmp_path):
     (tmp_path / "conftest.py").write_text(CONFTEST)
     for name in "ab":
@@ -43,8 +32,12 @@ def test_a_group_runs_in_one_worker_and_builds_its_session_fixture_once(tmp_path
         (tmp_path / f"test_{name}.py").write_text(textwrap.dedent(MODULE.format(tests=tests)))
     (tmp_path / "test_free.py").write_text(
         "import pytest\n@pytest.mark.parametrize('i', range(20))\ndef test_free(i): pass\n")
-    proc = _pytest(tmp_path, workers=2)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-n", "2", "--dist", "loadgroup", "-p", "no:cacheprovider",
+         "-p", "tests.xdist_groups", "-o", "addopts=", str(tmp_path)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "32 passed" in proc.stdout
     setups = (tmp_path / "setups.log").read_text().split()
     assert len(setups) == 1, f"the group's session fixture was set up in {len(setups)} workers"
-

@@ -7,7 +7,6 @@ groups silently fell apart, and every worker built the book and graded the red-t
 itself (measured in CI: the class graded twice, 566 s + 534 s). This plugin adds the suffix
 the way pytest 9 stores it, and stops the run when a grouped test still has no suffix, so a
 future pytest or xdist that breaks it again fails loudly instead of doubling the suite's time.
-
 """
 
 from __future__ import annotations
