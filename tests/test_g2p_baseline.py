@@ -72,3 +72,29 @@ def test_the_table_beats_reading_left_only_on_validation_words():
     assert phoneme_error_rate(both, refs) < 0.25
     # the left-only windows come after (0, 0), which always answers: the default reads both sides
     assert table.predict(words) == both
+
+
+# -- g2p_en's pretrained network, run offline (rnncourse.experiments.g2p_en_model) -----------------
+
+def test_pretrained_g2p_en_matches_its_own_predict(monkeypatch):
+    """The batched PyTorch run gives what ``g2p_en.G2p.predict`` gives word by word. Importing
+    g2p_en asks NLTK to download data, and its constructor reads NLTK's CMUdict: both are
+    replaced here, so the test runs offline and checks only the network."""
+    import types
+
+    import pytest
+
+    pytest.importorskip("g2p_en", reason="g2p_en is a book dependency")
+    import nltk
+
+    from rnncourse.experiments import g2p_en_model
+
+    monkeypatch.setattr(nltk, "download", lambda *args, **kwargs: False)
+    from g2p_en import g2p as reference
+
+    monkeypatch.setattr(reference, "cmudict", types.SimpleNamespace(dict=lambda: {}))
+    theirs = reference.G2p()
+    ours = g2p_en_model.PretrainedG2p()
+    words = ["activationist", "pronunciation", "knight", "a", "read", "supercalifragilistic", "zzz", "o'neil"]
+    assert ours.predict(words) == [tuple(theirs.predict(w)) for w in words]
+    assert ours.predict(words, batch_size=3) == ours.predict(words)
