@@ -31,6 +31,14 @@ def build_book() -> subprocess.CompletedProcess:
                           cwd=ROOT, capture_output=True, text=True, timeout=3000)
 
 
+def execution_reports(limit: int = 8000) -> str:
+    """The tracebacks of chapters whose cells failed in the last build (myst-nb writes one
+    ``_build/html/reports/<chapter>.err.log`` each): what the tail of the build log cuts off."""
+    logs = sorted((ROOT / "_build" / "html" / "reports").rglob("*.log"))
+    text = "\n".join(f"--- {p.relative_to(ROOT)}\n{p.read_text(errors='replace')}" for p in logs)
+    return text[:limit]
+
+
 def prose(text: str) -> list[tuple[int, str]]:
     """(line number, line) of a MyST chapter's prose: no front matter, code cells, fenced
     blocks or display math (tests/test_claims.py and tests/test_glossary.py read it)."""

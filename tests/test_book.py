@@ -6,7 +6,7 @@ import pytest
 
 from rnngrade import leaks
 from rnngrade.release import SOLUTIONS
-from tests.book import HTML, ROOT, toc_pages
+from tests.book import HTML, ROOT, execution_reports, toc_pages
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("book")]
 
@@ -17,7 +17,8 @@ def build(book_build):
 
 
 def test_book_builds_without_warnings(build):
-    assert build.returncode == 0, f"jupyter-book build failed:\n{build.stdout[-6000:]}\n{build.stderr[-3000:]}"
+    assert build.returncode == 0, (f"jupyter-book build failed:\n{build.stdout[-6000:]}\n{build.stderr[-3000:]}\n"
+                                   f"cells that failed:\n{execution_reports() or '(no execution report)'}")
 
 
 def test_every_toc_page_is_built(build):
