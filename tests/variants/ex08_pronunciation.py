@@ -13,7 +13,7 @@ VARIANTS = {
     "substitution_costs_two": {
         # a substitution as a deletion plus an insertion: the "indel" distance
         "cell": "edit_distance",
-        "replace": [("D[i - 1, j - 1] + (a[i - 1] != b[j - 1])", "D[i - 1, j - 1] + 2 * (a[i - 1] != b[j - 1])")],
+        "replace": [("dist[i - 1, j - 1] + (x != y)", "dist[i - 1, j - 1] + 2 * (x != y)")],
         "loses": ["test_edit_distance", "test_error_rates"],
         "message": "a substitution costs 1, not 2",
     },
@@ -27,7 +27,7 @@ VARIANTS = {
     "per_mean_of_word_rates": {
         "cell": "error_rates",
         "replace": [("errors += distances[best]", "errors += distances[best] / len(refs[best])"),
-                    ("length += len(refs[best])", "length += 1")],
+                    ("reference_phonemes += len(refs[best])", "reference_phonemes += 1")],
         "loses": ["test_error_rates"],
         "message": "not a mean of per-word rates",
     },
@@ -44,7 +44,7 @@ VARIANTS = {
     },
     "decoder_attends_to_the_padding": {
         "cell": "attention_decoder",
-        "replace": [('scores = scores.masked_fill(~mask[:, None, :], float("-inf"))', "pass")],
+        "replace": [('scores = scores.masked_fill(~mask.unsqueeze(1), float("-inf"))', "pass")],
         "loses": ["test_attention_decoder", "test_trained_model"],
         "message": "set the scores where mask is False to -inf",
     },
