@@ -13,8 +13,15 @@ import pytest
 
 from rnngrade import leaks
 from rnngrade.release import SOLUTIONS, assignments
-from tests.harness import (all_alternatives, all_variants, at_expected, expected_score, graded, load_alternatives,
-                           load_variants)
+from tests.harness import (
+    all_alternatives,
+    all_variants,
+    at_expected,
+    expected_score,
+    graded,
+    load_alternatives,
+    load_variants,
+)
 
 ASSIGNMENTS = assignments()
 
