@@ -126,7 +126,9 @@ def heldout_words() -> list[str]:
 def evenly_spaced(words: Sequence[str], n: int) -> list[str]:
     """``n`` of ``words`` (all when fewer), evenly spaced in alphabetical order."""
     words = sorted(words)
-    return words if len(words) <= n else [words[i * len(words) // n] for i in range(n)]
+    if len(words) <= n:
+        return words
+    return [words[k * len(words) // n] for k in range(n)]
 
 
 def matched_training_words(test_words: Sequence[str], seed: int = SEED) -> list[str]:
