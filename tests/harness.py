@@ -185,8 +185,19 @@ def make_submission(assignment: str, variant: dict | None = None, *, fill: bool 
     return nb
 
 
-def run_nbgrader(cmd: list[str], cwd: Path, timeout: int) -> subprocess.CompletedProcess:
-    proc = subprocess.run(cmd, cwd=cwd, env=nbgrader_env(), capture_output=True, text=True, timeout=timeout)
+@functools.cache
+def zygote():
+    """This test process's ``rnngrade.zygote.Zygote``: the kernels that grade the exercises are
+    forked from it (torch imported once per process, not once per submission)."""
+    from rnngrade.zygote import Zygote
+
+    z = Zygote(SCRATCH / "zygote", nbgrader_env())
+    atexit.register(z.close)
+    return z
+
+
+def run_nbgrader(cmd: list[str], cwd: Path, timeout: int, env: dict | None = None) -> subprocess.CompletedProcess:
+    proc = subprocess.run(cmd, cwd=cwd, env=env or nbgrader_env(), capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd[2:5])} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return proc
@@ -342,7 +353,8 @@ def _graded(assignment: str) -> Graded:
             make_files[student](dest)
         (dest / "timestamp.txt").write_text("2026-11-28 12:00:00.000000 UTC")
 
-    run_nbgrader([py, "-m", "nbgrader", "autograde", assignment, "--force", *course_args(course)], ROOT, 3600)
+    run_nbgrader([py, "-m", "nbgrader", "autograde", assignment, "--force", *course_args(course)], ROOT, 3600,
+                 env=zygote().env)
     run_nbgrader([py, "-m", "nbgrader", "generate_feedback", assignment, "--force", *course_args(course)], ROOT, 600)
 
     result = Graded(assignment, course, seconds)

@@ -44,6 +44,9 @@ ALLOWED: list[tuple[str, str, str]] = [
     ("ch05_lstm.md", r"stopping at 99 % validation", "the stopping criterion the experiment sets"),
     ("ch05_lstm.md", r"\(≥ 95 %\)", "the bar the table defines"),
     ("ch07_attention.md", r'\("05\.03\.20"\)', "an example input, a date written day.month.year"),
+    ("ch08_pronunciation.md", r"\| about 24\.5 % \|", "a published figure, quoted as Yao and Zweig (2015) report it"),
+    ("ch08_pronunciation.md", r"\| about 28 to 29 % \|", "a published figure, quoted as Yao and Zweig (2015) report it"),
+    ("ch08_pronunciation.md", r"\| about 23\.5 % \|", "a published figure, quoted as Yao and Zweig (2015) report it"),
 ]
 
 
