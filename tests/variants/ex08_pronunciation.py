@@ -5,7 +5,7 @@ from tests.harness import SAVED_BEFORE_TRAINING, never_trained
 
 # The notebook's CPU configuration (2,000 steps, no GPU) reaches WER ~0.49 on the validation and the
 # test words: the two visible tiers (0.8, 0.6) and the first two hidden ones (0.65, 0.55) of the
-# trained-model cell, not 0.45 and 0.35. Where the suite trains on a CPU, that cell's expected score
+# trained-model cell, not 0.45 and 0.40. Where the suite trains on a CPU, that cell's expected score
 # is this share of its points (every other cell: full marks); with a GPU, full marks everywhere.
 CPU_EXPECTED = {"test_trained_model": 4 / 6}
 
