@@ -1,4 +1,4 @@
-"""Train the reference models of exercises 6 and 7 on the GPU and check they grade the same on the CPU.
+"""Train the reference models of exercises 6, 7 and 8 on the GPU and check they grade the same on the CPU.
 
     python -m scripts.gpu_check --out DIR            # on a machine with CUDA (make gpu-check)
     python -m scripts.gpu_check --out DIR --quick    # a few steps on whatever is there (a test)
@@ -19,6 +19,13 @@ For each exercise it
    reports steps per second, the CPU/GPU ratio, and the CPU time the reference training
    would take at that speed.
 
+Exercise 8 (pronunciation) is graded by word error rate, not exact match: its training cell is
+given an evaluation (the notebook's own ``error_rates`` on its validation sample, every
+``G2P_EVAL_EVERY`` steps) so that the time to each of the hidden test's WER tiers can be read off;
+the checkpoint's WER on the grader's sample of test words is computed on the CPU and on the
+device; and the CPU/device ratio is that of the notebook's configuration for the device (on a
+GPU the full one).
+
 Results go to ``DIR/report.json`` and ``DIR/report.md``; checkpoints to ``DIR/checkpoints``.
 """
 
@@ -26,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
 import itertools
 import json
@@ -92,9 +100,11 @@ def _sync(device: torch.device) -> None:
 class Recorder:
     """Wraps ``rnncourse.train`` to record what the notebook's training call did and when."""
 
-    def __init__(self, real_train, device: torch.device, max_steps: int | None, time_limit: float | None):
+    def __init__(self, real_train, device: torch.device, max_steps: int | None, time_limit: float | None,
+                 evaluate=None, eval_every: int | None = None):
         self.real_train, self.device = real_train, device
         self.max_steps, self.time_limit = max_steps, time_limit
+        self.evaluate, self.eval_every = evaluate, eval_every  # for a training call that has none
         self.force_fp32 = False
         self.calls: list[dict] = []
 
@@ -102,6 +112,8 @@ class Recorder:
         first = next(batches)
         batches = itertools.chain([first], batches)
         kw["device"] = self.device
+        if self.evaluate is not None and kw.get("evaluate") is None:
+            kw["evaluate"], kw["eval_every"] = self.evaluate, self.eval_every or 100
         if self.max_steps is not None:
             kw["steps"] = min(kw["steps"], self.max_steps)
         if self.time_limit is not None:
@@ -159,8 +171,16 @@ def greedy_predictions(model, pairs, dates, device, max_len: int) -> torch.Tenso
     return torch.stack(out, 1).cpu()
 
 
-def time_steps(model_factory, batch_size: int, steps: int, device: torch.device, autocast, dates,
-               threads: int | None = None) -> dict:
+def date_batches(batch_size: int):
+    """Exercises 6 and 7's training batches (the dates task)."""
+    from rnncourse.data import dates
+
+    train_pairs, _ = dates.train_val_split()
+    return dates.batches(train_pairs, batch_size, seed=1)
+
+
+def time_steps(model_factory, batch_size: int, steps: int, device: torch.device, autocast,
+               threads: int | None = None, make_batches=date_batches) -> dict:
     """Seconds per training step of a fresh model (the first 5 steps are warm-up, not timed)."""
     from rnncourse.train import train
 
@@ -170,8 +190,7 @@ def time_steps(model_factory, batch_size: int, steps: int, device: torch.device,
     try:
         torch.manual_seed(0)
         model = model_factory()
-        train_pairs, _ = dates.train_val_split()
-        batches = dates.batches(train_pairs, batch_size, seed=1)
+        batches = make_batches(batch_size)
         train(model, batches, steps=5, device=device, progress=False, autocast=autocast)
         _sync(device)
         start = time.perf_counter()
@@ -256,13 +275,13 @@ def check_exercise(name: str, device: torch.device, out: Path, quick: bool) -> d
     factory = lambda: cls(**cpu_model.init_kwargs)  # noqa: E731
     n = 10 if quick else (300 if device.type == "cuda" else 100)
     n_cpu = 10 if quick else 60
-    timings = [time_steps(factory, call["batch_size"], n, device, None, dates)]
+    timings = [time_steps(factory, call["batch_size"], n, device, None)]
     if device.type == "cuda":
         try:
-            timings.append(time_steps(factory, call["batch_size"], n, device, torch.bfloat16, dates))
+            timings.append(time_steps(factory, call["batch_size"], n, device, torch.bfloat16))
         except Exception as e:
             report["bf16_error"] = f"{type(e).__name__}: {e}"
-    cpu = time_steps(factory, call["batch_size"], n_cpu, torch.device("cpu"), None, dates, threads=2)
+    cpu = time_steps(factory, call["batch_size"], n_cpu, torch.device("cpu"), None, threads=2)
     timings.append(cpu)
     report["timings"] = timings
     fastest = min(t["seconds_per_step"] for t in timings if t["device"] != "cpu") if device.type != "cpu" \
@@ -273,16 +292,113 @@ def check_exercise(name: str, device: torch.device, out: Path, quick: bool) -> d
     return report
 
 
+G2P = "ex08_pronunciation"
+G2P_TIERS = (0.65, 0.55, 0.45, 0.40)  # the hidden test's WER thresholds (solutions/ex08_pronunciation)
+G2P_TEST_SAMPLE = 2000  # the hidden test's sample of test words, evenly spaced in alphabetical order
+G2P_EVAL_EVERY = 250
+
+
+def check_g2p(device: torch.device, out: Path, quick: bool) -> dict:
+    """Exercise 8: train as the notebook does on ``device``, time to each WER tier, the test
+    words' WER of the checkpoint on the CPU and on the device, and the CPU/device speed ratio."""
+    from autograder.oracles.g2p import heldout_lexicon
+    from rnncourse import train as real_train
+    from rnncourse.data import pronunciations as P
+    from rnngrade.public_data import evenly_spaced
+
+    ckpt_dir = out / "checkpoints"
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    stem = str(ckpt_dir / G2P)
+    ns: dict = {}
+    val_words = P.validation_words()[::10]  # the notebook's own validation sample
+
+    def validation_score(model) -> float:  # higher is better for rnncourse.train
+        return 1.0 - ns["error_rates"](model, val_words)["wer"]
+
+    recorder = Recorder(real_train, device, max_steps=20 if quick else None, time_limit=None,
+                        evaluate=validation_score, eval_every=10 if quick else G2P_EVAL_EVERY)
+    patches = {"train": recorder, "pick_device": lambda prefer=None: device, "CHECKPOINT": stem,
+               "is_grading": lambda: False}
+    ns.update(notebook_namespace(G2P, with_training=False, patches=patches))
+    train_code = next(c.source for c in nbformat.read(ROOT / "solutions" / G2P / f"{G2P}.ipynb", 4).cells
+                      if c.metadata.get("nbgrader", {}).get("grade_id") == "train")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        wall = time.perf_counter()
+        exec(compile(train_code, f"{G2P}:train", "exec"), ns)
+        wall = time.perf_counter() - wall
+    call = recorder.calls[-1]
+    hist = call["history"]
+    evals = [(st, round(1.0 - s, 4)) for st, s in hist.evals]  # (step, validation WER)
+    tiers = {str(t): next(((round(sec, 1), st) for (sec, s), (st, _) in zip(call["eval_times"], hist.evals, strict=True)
+                           if 1.0 - s <= t), None) for t in G2P_TIERS}
+
+    heldout = heldout_lexicon()
+    test_words = evenly_spaced(sorted(heldout), G2P_TEST_SAMPLE)
+    cls = ns["G2PModel"]
+    cpu_model = ns["load_checkpoint"](stem, cls)
+    device_model = ns["load_checkpoint"](stem, cls).to(device)
+    wer_cpu = ns["error_rates"](cpu_model, test_words, heldout)
+    wer_dev = ns["error_rates"](device_model, test_words, heldout)
+    preds_identical = ns["pronounce"](cpu_model, test_words) == ns["pronounce"](device_model, test_words)
+    report = dict(
+        exercise=G2P, device=str(device), config=ns["CONFIG"], steps_run=hist.steps[-1] if hist.steps else 0,
+        train_seconds=round(hist.seconds, 2), cell_seconds=round(wall, 2), printed=printed.getvalue().strip(),
+        validation_wer_curve=evals, tiers=list(G2P_TIERS), seconds_and_steps_to_tier=tiers,
+        test_wer_cpu=round(wer_cpu["wer"], 4), test_per_cpu=round(wer_cpu["per"], 4),
+        test_wer_device=round(wer_dev["wer"], 4), predictions_identical=bool(preds_identical),
+        grades_identically=round(wer_cpu["wer"], 6) == round(wer_dev["wer"], 6),
+        tiers_passed=sum(wer_cpu["wer"] <= t for t in G2P_TIERS),
+    )
+
+    def g2p_batches(batch_size: int):
+        return P.batches(P.pairs(P.train_words()), batch_size=batch_size, seed=1)
+
+    factory = lambda: cls(**cpu_model.init_kwargs)  # noqa: E731
+    n = 5 if quick else (200 if device.type == "cuda" else 60)
+    n_cpu = 5 if quick else 30
+    timings = [time_steps(factory, call["batch_size"], n, device, None, make_batches=g2p_batches)]
+    cpu = time_steps(factory, call["batch_size"], n_cpu, torch.device("cpu"), None, threads=2,
+                     make_batches=g2p_batches)
+    timings.append(cpu)
+    report["timings"] = timings
+    report["cpu2_over_device_ratio"] = round(cpu["seconds_per_step"] / timings[0]["seconds_per_step"], 2)
+    full_marks = tiers[str(G2P_TIERS[-1])]
+    report["estimated_cpu2_seconds_to_full_marks"] = (
+        round(full_marks[1] * cpu["seconds_per_step"], 1) if full_marks else None)
+    return report
+
+
+def g2p_markdown(r: dict) -> list[str]:
+    lines = ["", f"## {r['exercise']}: time to each WER tier", "",
+             f"- configuration on {r['device']}: `{r['config']}`; {r['steps_run']} steps, "
+             f"{r['train_seconds']} s of training",
+             f"- test words ({G2P_TEST_SAMPLE}, the grader's sample): WER {r['test_wer_cpu']} on the CPU, "
+             f"{r['test_wer_device']} on the device (identical predictions: {r['predictions_identical']}); "
+             f"PER {r['test_per_cpu']}; tiers passed {r['tiers_passed']} of {len(r['tiers'])}",
+             "", "| WER tier (validation sample as the proxy) | seconds | steps |", "|---|---:|---:|"]
+    for t in r["tiers"]:
+        hit = r["seconds_and_steps_to_tier"][str(t)]
+        lines.append(f"| {t} | {hit[0] if hit else '-'} | {hit[1] if hit else 'not reached'} |")
+    dev, cpu = r["timings"][0], r["timings"][-1]
+    lines += ["", f"- seconds per step: {dev['seconds_per_step'] * 1000:.1f} ms on {dev['device']}, "
+              f"{cpu['seconds_per_step'] * 1000:.1f} ms on the CPU with 2 threads: CPU/device "
+              f"**{r['cpu2_over_device_ratio']}x** (goal for this model: 10x or more); estimated CPU time to "
+              f"full marks: {r['estimated_cpu2_seconds_to_full_marks']} s"]
+    return lines
+
+
 def markdown(results: dict) -> str:
     env = results["environment"]
-    lines = ["# GPU check: exercises 6 and 7", "",
+    lines = ["# GPU check: exercises 6, 7 and 8", "",
              f"- device: {env['device']} ({env.get('gpu_name') or 'no GPU'}), torch {env['torch']}, "
              f"quick={env['quick']}, total {results['total_seconds']:.0f} s", ""]
     lines += ["| exercise | steps run | train s | val EM | bar | s to bar | steps to bar | "
               "held-out EM (CPU / device) | grades identically | greedy identical | "
               "s/step device fp32 | s/step device bf16 | s/step CPU 2 thr | CPU/device | est. CPU s to bar |",
               "|" + "---|" * 15]
-    for r in results["exercises"]:
+    dated = [r for r in results["exercises"] if r["exercise"] != G2P]
+    for r in dated:
         dev32 = next((x for x in r["timings"] if x["device"] == r["device"] and not x["autocast"]), None)
         dev16 = next((x for x in r["timings"] if x["autocast"]), None)
         cpu2 = r["timings"][-1]
@@ -294,7 +410,7 @@ def markdown(results: dict) -> str:
             f"{r['grades_identically']} | {r['greedy_identical']} ({r['greedy_rows_differing']} rows differ) | "
             f"{fmt(dev32)} | {fmt(dev16)} | {fmt(cpu2)} | {r['cpu2_over_device_ratio']} | "
             f"{r['estimated_cpu2_seconds_to_bar']} |")
-    for r in results["exercises"]:
+    for r in dated:
         for key in ("notebook_training_error", "bf16_error"):
             if r.get(key):
                 lines.append(f"- **{r['exercise']} {key}**: `{r[key]}`")
@@ -303,6 +419,9 @@ def markdown(results: dict) -> str:
     lines += ["", "Time to the bar is measured at the notebook's evaluations (every `eval_every` steps), "
               "evaluation time included. *Grades identically*: the checkpoint reloaded on the CPU gives the "
               "same exact match as the same weights on the training device, with the grader's procedure.", ""]
+    for r in results["exercises"]:
+        if r["exercise"] == G2P:
+            lines += g2p_markdown(r)
     return "\n".join(lines)
 
 
@@ -311,7 +430,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, type=Path, help="folder for report.json, report.md, checkpoints")
     parser.add_argument("--quick", action="store_true", help="a few steps only (a smoke test, e.g. on a CPU)")
     parser.add_argument("--device", default=None, help="cuda, cpu, ... (default: cuda when available)")
-    parser.add_argument("--only", nargs="*", choices=sorted(EXERCISES), help="exercises to check (default: all)")
+    parser.add_argument("--only", nargs="*", choices=sorted([*EXERCISES, G2P]),
+                        help="exercises to check (default: all)")
     args = parser.parse_args(argv)
 
     from rnncourse import pick_device
@@ -326,9 +446,10 @@ def main(argv: list[str] | None = None) -> int:
                quick=args.quick, cpu_threads=torch.get_num_threads(), cpu_count=os.cpu_count(),
                gpu_name=torch.cuda.get_device_name(device) if device.type == "cuda" else None)
     results = dict(environment=env, exercises=[])
-    for name in args.only or EXERCISES:
+    for name in args.only or [*EXERCISES, G2P]:
         t = time.perf_counter()
-        results["exercises"].append(check_exercise(name, device, args.out, args.quick))
+        check = check_g2p if name == G2P else functools.partial(check_exercise, name)
+        results["exercises"].append(check(device, args.out, args.quick))
         print(f"{name}: done in {time.perf_counter() - t:.0f} s", flush=True)
     results["total_seconds"] = round(time.perf_counter() - start, 1)
     (args.out / "report.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -340,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{r['exercise']}: {key}: {r[key]}")
     ok = all(r["grades_identically"] for r in results["exercises"])
     if not args.quick:
-        ok = ok and all(r["seconds_to_bar"] is not None for r in results["exercises"])
+        ok = ok and all(r["seconds_to_bar"] is not None for r in results["exercises"] if r["exercise"] != G2P)
     return 0 if ok else 1
 
 
