@@ -193,13 +193,14 @@ def _become_kernel(conn: socket.socket, request: dict, fds: list[int], warm: boo
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
         os.close(fd)
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGPIPE):
-        signal.signal(sig, signal.SIG_DFL if sig != signal.SIGPIPE else signal.SIG_IGN)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # as Python sets it at start-up
     os.chdir(request["cwd"])
     argv = request["argv"]
     if not warm:
         # an environment the preloaded modules were not imported under: an ordinary kernel
-        os.execve(sys.executable, [sys.executable, "-m", "ipykernel_launcher", *argv], request["env"])
+        os.execve(sys.executable, _launcher(argv), request["env"])
     os.environ.clear()
     os.environ.update(request["env"])
     # ipykernel reads these two when it is imported (in the zygote): give the kernel its own
@@ -226,8 +227,13 @@ def _become_kernel(conn: socket.socket, request: dict, fds: list[int], warm: boo
 
 # --------------------------------------------------------------------------- the client
 
+def _launcher(args: list[str]) -> list[str]:
+    """The command of an ordinary kernel (what the default ``python3`` kernelspec runs)."""
+    return [sys.executable, "-m", "ipykernel_launcher", *args]
+
+
 def _plain_kernel(args: list[str]) -> None:
-    os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", *args])
+    os.execv(sys.executable, _launcher(args))
 
 
 def client(args: list[str]) -> int:

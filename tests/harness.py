@@ -75,7 +75,10 @@ class Graded:
         return sum(g.score for g in self.grades[student].values())
 
 
+@functools.cache
 def _variants_module(assignment: str):
+    """``tests/variants/<assignment>.py``, executed once per test process (its declarations are
+    read for every graded cell)."""
     path = VARIANTS_DIR / f"{assignment}.py"
     if not path.exists():
         return None
@@ -115,6 +118,7 @@ def load_variants(assignment: str) -> dict:
     return getattr(_variants_module(assignment), "VARIANTS", {})
 
 
+@functools.cache
 def expected_shares(assignment: str) -> dict[str, float]:
     """Test cell -> the share of its points the solution is expected to score here, for the cells
     that do not get full marks: ``CPU_EXPECTED`` of ``tests/variants/<assignment>.py`` when the
