@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -157,8 +159,14 @@ def test_killing_the_kernel_process_jupyter_started_kills_the_kernel(forked, tmp
 def test_an_environment_the_zygote_was_not_started_with_gets_an_ordinary_kernel(forked, tmp_path, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "2" if os.environ.get("OMP_NUM_THREADS") == "1" else "1")
     before = forked.counts()
-    nb = _run(["import sys; print('torch' in sys.modules)\nimport torch; print(torch.get_num_threads())"], tmp_path)
-    assert _text(nb.cells[0]).split() == ["False", os.environ["OMP_NUM_THREADS"]]
+    probe = "import torch; print(torch.get_num_threads())"
+    # What a fresh interpreter with this environment reports (torch may cap the thread
+    # count, e.g. by MKL_NUM_THREADS or the CPUs it may use), not an assumed number.
+    fresh = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                           check=True, env=dict(os.environ)).stdout.split()
+    nb = _run(["import os, sys; print('torch' in sys.modules, os.environ['OMP_NUM_THREADS'])\n" + probe],
+              tmp_path)
+    assert _text(nb.cells[0]).split() == ["False", os.environ["OMP_NUM_THREADS"], *fresh]
     assert forked.counts()["plain"] == before["plain"] + 1
 
 
