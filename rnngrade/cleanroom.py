@@ -29,8 +29,9 @@ submission). The run:
 5. writes the outcomes (test names, pass/fail, why) as JSON to REPORT_FD, a pipe to the
    worker that no test process holds. Nothing else of this run reaches the student.
 
-This module may import only the standard library at import time: it runs as the
-sandbox's first Python code, before any course module.
+At import time this module reads only the standard library and the hidden-test markers
+(``rnngrade.course``, which imports the ``autograder`` package: numpy and pytest, instructor
+code): it runs as the sandbox's first Python code, before any student code.
 """
 
 from __future__ import annotations
@@ -242,7 +243,7 @@ def _test_cell_statements(source: str) -> list[ast.stmt]:
 
 # --------------------------------------------------------------------------- the input
 
-from .course import HIDDEN_BEGIN, HIDDEN_END  # noqa: E402 - standard library only
+from .course import HIDDEN_BEGIN, HIDDEN_END  # noqa: E402 - the markers' one home
 
 
 def course_cells(nb: dict) -> list[dict]:
