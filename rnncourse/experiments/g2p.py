@@ -19,9 +19,11 @@
   call of the recurrent module, and stepping one token at a time gives the same logits.
 
 Decoding: ``greedy`` (a batch at once). The teaching package ships no beam search: it is
-exercise 6's to write (and will be exercise 8's), and the student bundle's leak scan refuses
-a solution's lines in a public module. Chapter 8 therefore leaves the beam-width experiment
-out (it says so), rather than publish a beam search with the book.
+exercise 6's to write (and exercise 8's), and the student bundle's leak scan refuses a solution's
+lines in a public module. Chapter 8's beam-width experiment runs exercise 8's reference solution
+instead, read from the solution notebook at build time by the instructor's
+``rnngrade.solutions`` in a cell whose code the page does not show; ``step`` and the batch-first
+decoding state are what that search needs.
 
 Metrics come from ``autograder.oracles.g2p`` (edit distance, WER, PER with several references):
 one definition for the book, the exercise and the grader.
