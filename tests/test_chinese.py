@@ -4,9 +4,7 @@ import math
 
 import pytest
 
-pytest.importorskip("jieba")
-
-from rnncourse.data import chinese  # noqa: E402
+from rnncourse.data import chinese
 
 
 def test_the_dictionary_is_jiebas_word_list():

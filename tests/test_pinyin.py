@@ -5,11 +5,9 @@ the per-character-majority baseline, and the bidirectional GRU tagger
 import pytest
 import torch
 
-pytest.importorskip("pypinyin")
-
-from rnncourse.data import pinyin as Y  # noqa: E402
-from rnncourse.data.vocab import PAD, UNK  # noqa: E402
-from rnncourse.experiments import pinyin_tagger as T  # noqa: E402
+from rnncourse.data import pinyin as Y
+from rnncourse.data.vocab import PAD, UNK
+from rnncourse.experiments import pinyin_tagger as T
 
 
 @pytest.fixture(autouse=True, scope="module")
