@@ -49,6 +49,9 @@ import time
 from dataclasses import dataclass
 
 TAMPERED = 12  # the exit status of a test process that found tampering
+TAMPER_WHY = ("the test changed functions the tests rely on, or used a forbidden operation (frames, gc, "
+              "ctypes, signals, processes)")
+WARM_UP = 11  # ... that failed or was refused while torch imported torch._dynamo: run it again after _warm_up
 STUDENT_MODULE = "__student__"  # the __module__ of every class a student defines
 INSTRUCTOR_MODULE = "__grader__"
 ANNOTATIONS = __future__.annotations.compiler_flag  # annotations are never evaluated
@@ -375,13 +378,15 @@ DENIED_IMPORTS = {"_testcapi", "_testinternalcapi", "_xxsubinterpreters", "_posi
                   "_testbuffer", "_testmultiphase", "_ctypes_test", "_xxtestfuzz"}
 
 
-def _install_guard(checks: list, watched_types: set[int], tamper: list):
+def _install_guard(checks: list, watched_types: set[int], tamper: list, lazy: list | None = None):
     """Install the audit hook of one test process. It cannot be removed (PEP 578), and no
     Python code can list or reach it, so what it holds in its closure is out of reach too.
 
     ``checks``: (mapping, key, original, label, code): the identity of ``mapping[key]`` and, for a
     Python function, of its code object must hold. ``tamper``: where
-    the hook writes what it found (the caller reads it after the test).
+    the hook writes what it found (the caller reads it after the test). ``lazy``: where it
+    notes that ``torch._dynamo`` was imported (torch does so the first time an optimizer is
+    built; see ``_warm_up``).
 
     A sensitive operation (frames, the garbage collector, ctypes, processes, changing a
     function or a library class ...) is refused when the student's code asked for it: when,
@@ -432,6 +437,8 @@ def _install_guard(checks: list, watched_types: set[int], tamper: list):
                 if tamper:
                     raise AssertionError("tampering detected")
             elif event == "import":
+                if lazy is not None and args and isinstance(args[0], str) and args[0].startswith("torch._dynamo"):
+                    lazy.append(args[0])
                 if args and args[0] in DENIED_IMPORTS:
                     refuse(f"imported {args[0]}")
             elif event == "compile":  # every notebook cell was compiled before this process began:
@@ -546,7 +553,8 @@ def _run_chunk(chunk: list, report_fd: int, checks: list, watched_types: set[int
             dup2(null, 2)
             _disarm()
             tamper: list[str] = []
-            verify = _install_guard(checks, watched_types, tamper)
+            lazy: list[str] = [] if "torch._dynamo" not in sys.modules else None
+            verify = _install_guard(checks, watched_types, tamper, lazy)
             mask = 0
             for pos, (fn, kwargs) in enumerate(chunk):
                 try:
@@ -568,6 +576,8 @@ def _run_chunk(chunk: list, report_fd: int, checks: list, watched_types: set[int
                 if ok and not tamper:
                     mask |= 1 << pos
             code = TAMPERED if tamper else VERDICTS + mask
+            if lazy and (tamper or mask != (1 << len(chunk)) - 1):
+                code = WARM_UP  # not the student's doing, perhaps: P decides (_run_cases)
             if debug and tamper:  # the grader's developers only: never set while grading
                 with open(debug, "a") as f:
                     f.write("\n".join(tamper[:20]) + "\n")
@@ -605,10 +615,10 @@ def _run_chunk(chunk: list, report_fd: int, checks: list, watched_types: set[int
         why = f"the test process was killed by signal {os.WTERMSIG(status)} (memory limit, crash or kill)"
         return {current: ("crashed", why)}, [i for i in everyone if i != current]
     code = os.WEXITSTATUS(status)
+    if code == WARM_UP:
+        return {i: ("warm-up", "torch imported torch._dynamo during the test") for i in everyone}, []
     if code == TAMPERED:
-        why = ("the test changed functions the tests rely on, or used a forbidden operation (frames, gc, "
-               "ctypes, signals, processes)")
-        return {i: ("tampering", why) for i in everyone}, []
+        return {i: ("tampering", TAMPER_WHY) for i in everyone}, []
     if VERDICTS <= code < VERDICTS + (1 << len(chunk)):
         mask = code - VERDICTS
         return {i: ("passed", "") if mask >> i & 1 else ("failed", "") for i in everyone}, []
@@ -616,13 +626,26 @@ def _run_chunk(chunk: list, report_fd: int, checks: list, watched_types: set[int
 
 
 def _run_cases(todo: list, report_fd: int, checks: list, watched_types: set[int],
-               timeout: float) -> list[tuple[str, str]]:
-    """(outcome, why) for each (fn, kwargs) of ``todo``, CHUNK cases per test process."""
+               timeout: float, warm_up=None) -> list[tuple[str, str]]:
+    """(outcome, why) for each (fn, kwargs) of ``todo``, CHUNK cases per test process.
+
+    A chunk whose test process failed or was refused while torch imported ``torch._dynamo``
+    (exit status WARM_UP) is run once more after ``warm_up()``, which loads it in P and
+    returns the watched names anew: the second run decides. A student's code that imports it
+    on purpose gains nothing: the second run is the run every test would get with the
+    import done beforehand, as exercise 2's tests always do."""
     results: dict[int, tuple[str, str]] = {}
     pending = list(range(len(todo)))
     while pending:
         ids = pending[:CHUNK]
         decided, retry = _run_chunk([todo[i] for i in ids], report_fd, checks, watched_types, timeout)
+        if warm_up is not None and any(outcome == "warm-up" for outcome, _ in decided.values()):
+            checks, watched_types = warm_up()
+            warm_up = None
+            continue  # the same chunk again
+        for pos, (outcome, _) in decided.items():
+            if outcome == "warm-up":  # again, with torch._dynamo loaded before the fork
+                decided[pos] = ("tampering", TAMPER_WHY)
         results.update({ids[pos]: res for pos, res in decided.items()})
         pending = [ids[pos] for pos in retry] + pending[CHUNK:]
     return [results[i] for i in range(len(todo))]
@@ -665,16 +688,32 @@ def _code(obj):
     return obj.__code__ if isinstance(obj, type(_code)) else None
 
 
-def _warm_up(cells: list[dict]) -> None:
+def _may_build_an_optimizer(cells: list[dict]) -> bool:
+    """Whether the code a test process may run mentions ``optim``: the instructor's cells and
+    the definitions kept from the student's cells (never a student's top-level training loop,
+    which the scoring run does not execute). A miss costs one rerun, not a verdict
+    (``_run_cases``)."""
+    for cell in cells:
+        src = cell.get("source") or ""
+        if cell.get("kind") == "student":
+            try:
+                src = "\n".join(ast.unparse(stmt) for stmt in student_definitions(src)[0])
+            except SyntaxError:
+                continue
+        if "optim" in src:
+            return True
+    return False
+
+
+def _warm_up() -> None:
     """Let torch do here, in P, what it does lazily the first time an optimizer is built and
     used: import ``torch._dynamo`` (through ``torch._compile``; it registers ``weakref.finalize``
     callbacks) and fill ``typing``'s caches (``typing_extensions`` reads ``sys._getframe`` on a
     first ``Optional[...]``, in ``zero_grad``'s profiler). In a test process, both would be
     refused (after ``_disarm``, and under the guard, called from student code) and fail a
-    correct test. Only when a cell uses ``torch.optim``, the one such path the course's tests
-    take (exercise 2's truncated BPTT)."""
-    if not any("optim" in (cell.get("source") or "") for cell in cells):
-        return
+    correct test. Done before any test process when ``_may_build_an_optimizer`` (exercise 2's
+    truncated BPTT), else only if a test process asks for it (exit status WARM_UP): importing
+    ``torch._dynamo`` costs about as much CPU as importing torch."""
     try:
         import torch
 
@@ -689,7 +728,9 @@ def _warm_up(cells: list[dict]) -> None:
 
 def score(cells: list[dict], report_fd: int, test_timeout: float) -> dict:
     """Execute the cells as described in the module docstring; return the report."""
-    _warm_up(cells)
+    warmed = _may_build_an_optimizer(cells)
+    if warmed:
+        _warm_up()
     instructor: dict = {"__name__": INSTRUCTOR_MODULE, "__builtins__": builtins}
     student: dict = {"__name__": STUDENT_MODULE, "__builtins__": dict(vars(builtins))}
     owned: set[str] = set()  # names the instructor's cells bind
@@ -758,7 +799,15 @@ def score(cells: list[dict], report_fd: int, test_timeout: float) -> dict:
                 todo.append((len(outcomes) - 1, fn, kwargs))
         if todo:
             checks, watched_types = _watched(instructor, owned)
-            found = _run_cases([(fn, kw) for _, fn, kw in todo], report_fd, checks, watched_types, test_timeout)
+
+            def warm_up(instructor=instructor, owned=owned):
+                nonlocal warmed
+                _warm_up()
+                warmed = True
+                return _watched(instructor, owned)
+
+            found = _run_cases([(fn, kw) for _, fn, kw in todo], report_fd, checks, watched_types, test_timeout,
+                               warm_up=None if warmed else warm_up)
             for (at, _, _), (outcome, why) in zip(todo, found, strict=True):
                 outcomes[at].outcome, outcomes[at].why = outcome, why
         report["cells"][gid] = {"points": cell.get("points", 0),

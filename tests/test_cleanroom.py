@@ -96,6 +96,52 @@ def test_a_wrong_answer_cannot_forge_a_pass(name, student, tmp_path):
     assert "passed" not in rep["outcomes"].values(), (name, rep["outcomes"])
 
 
+TRAINS_THROUGH_THE_COURSE = """import torch
+from rnncourse import train
+
+class _Fit(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(1, 1)
+
+    def forward(self, x, targets=None):
+        out = self.lin(x)
+        return out, (None if targets is None else ((out - targets) ** 2).mean())
+
+def double(x):
+    train(_Fit(), iter([(torch.ones(4, 1), torch.ones(4, 1))] * 2), steps=2, progress=False)
+    return x * FACTOR
+"""
+
+
+@pytest.mark.parametrize("factor,expected", [(2, "passed"), (3, "failed")])
+def test_an_answer_that_builds_an_optimizer_without_saying_optim_is_judged_on_its_result(factor, expected, tmp_path):
+    """``rnncourse.train`` builds the optimizer, so no cell the scoring run reads says "optim" and
+    torch imports torch._dynamo inside a test process, where the guard refuses what it does: the
+    chunk is run again after the import (``cleanroom._run_cases``). A correct answer passes (it
+    was flagged as tampering before), a wrong one still fails."""
+    rep = _score(TRAINS_THROUGH_THE_COURSE.replace("FACTOR", str(factor)), tmp_path)
+    assert rep["outcomes"] == {"test_double": expected, "test_hidden_double": expected}
+
+
+def test_importing_torch_dynamo_on_purpose_buys_a_tamperer_nothing(tmp_path):
+    """The rerun after the warm-up is an ordinary guarded run: tampering is still tampering."""
+    student = ("import autograder.checks as c\nimport numpy\ndef double(x):\n    import torch._dynamo\n"
+               "    c.as_numpy = lambda v: numpy.zeros(4)\n    return x\n")
+    rep = _score(student, tmp_path)
+    assert set(rep["outcomes"].values()) == {"tampering"}
+
+
+def test_the_warm_up_reads_the_code_that_can_run_not_a_training_loop():
+    """A student's top-level training loop never runs in the scoring run: its "optim" does not
+    make every test process pay for torch._dynamo; a kept definition's or the course's does."""
+    loop = "if not is_grading():\n    opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+    assert not cleanroom._may_build_an_optimizer([{"kind": "student", "source": loop}])
+    assert cleanroom._may_build_an_optimizer([{"kind": "student", "source": "def f(m):\n    return torch.optim.SGD(m)\n"}])
+    assert cleanroom._may_build_an_optimizer([{"kind": "test", "source": "opt = torch.optim.Adam(p)"}])
+    assert not cleanroom._may_build_an_optimizer([{"kind": "student", "source": "def broken(:\n    optim"}])
+
+
 def test_student_definitions_keep_definitions_and_drop_everything_that_runs():
     src = '''
 import numpy as np
