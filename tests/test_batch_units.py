@@ -591,3 +591,92 @@ def test_journal_keeps_the_last_entry_and_ignores_a_line_cut_by_a_kill(tmp_path)
     (tmp_path / recovery.JOURNAL).write_text(text)
     assert recovery.read_journal(tmp_path) == {("a", "x"): lines[2], ("b", "x"): lines[1]}
     assert recovery.read_journal(tmp_path / "none") == {}
+
+
+class _FlakyGradebook:
+    """Stands in for nbgrader's Gradebook in db_call: counts rollbacks."""
+
+    def __init__(self):
+        self.rollbacks = 0
+        self.db = self
+
+    def rollback(self):
+        self.rollbacks += 1
+
+
+def _unavailable():
+    from sqlalchemy import exc
+
+    raise exc.OperationalError("INSERT ...", {}, Exception("could not connect to server: Connection refused"))
+
+
+def test_a_gradebook_that_never_answers_is_given_up_after_db_wait(capsys):
+    import time
+
+    gb = _FlakyGradebook()
+    t0 = time.monotonic()
+    with pytest.raises(recovery.GradingError, match=r"has not answered for 1\.2 s \(.*Connection refused"):
+        recovery.db_call(gb, 1.2, _unavailable)
+    took = time.monotonic() - t0
+    assert 1.1 <= took < 3.0, took  # waited out --db-wait (backoff 0.5 s, then the 0.7 s left), no longer
+    assert gb.rollbacks >= 2
+    assert "the result is kept, trying again" in capsys.readouterr().err
+
+
+def test_db_call_retries_until_the_gradebook_answers_and_never_retries_a_real_error():
+    from sqlalchemy import exc
+
+    gb, calls = _FlakyGradebook(), []
+
+    def twice_down_then_up():
+        calls.append(1)
+        if len(calls) < 3:
+            _unavailable()
+        return "recorded"
+
+    assert recovery.db_call(gb, 30, twice_down_then_up) == "recorded" and len(calls) == 3
+    with pytest.raises(exc.IntegrityError):  # the submission's problem, not the server's: at once
+        recovery.db_call(gb, 30, lambda: (_ for _ in ()).throw(exc.IntegrityError("x", {}, Exception("dup"))))
+    with pytest.raises(OSError, match="gradebook"):  # SQLite's full disk: no wait helps
+        recovery.db_call(gb, 30, lambda: (_ for _ in ()).throw(
+            exc.OperationalError("x", {}, Exception("database or disk is full"))))
+
+
+def test_resume_skips_only_recorded_unchanged_submissions_that_are_in_the_gradebook(tmp_path):
+    """A journal entry "retry" (the grader's own failure), a changed submission, another
+    gradebook, or a recorded one missing from the gradebook: graded again. Only "recorded",
+    same digest, same gradebook, present: skipped."""
+    from argparse import Namespace
+
+    from nbgrader.api import Gradebook
+
+    db_url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    limits = sandbox.Limits()
+    kit = batch.Kit("ex", b"", {"notebooks": {}})
+
+    def task(student, body=b"{}"):
+        return batch.Task(student, "ex", {"ex.ipynb": body}, "course", limits.__dict__, ["autograder"])
+
+    tasks = [task("recorded"), task("retry"), task("changed"), task("other-db"), task("lost")]
+    plan = batch.Plan({"ex": kit}, tasks, {}, [], limits, db_url, "here", 1, "bwrap", "", {})
+    args = Namespace(trust_timestamps=False, regrade=False, course_id="course")
+    recovery.resume(plan, tmp_path, args)  # computes the digests
+    digests = dict(plan.digests)
+    entries = [("recorded", "recorded", digests[("recorded", "ex")], db_url),
+               ("retry", "retry", digests[("retry", "ex")], db_url),
+               ("changed", "recorded", "an older digest", db_url),
+               ("other-db", "recorded", digests[("other-db", "ex")], "sqlite:///elsewhere.db"),
+               ("lost", "recorded", digests[("lost", "ex")], db_url)]
+    for student, state, digest, db in entries:
+        recovery.journal_append(tmp_path, {"student": student, "assignment": "ex", "state": state,
+                                           "digest": digest, "db": db, "row": {}})
+    with Gradebook(db_url, "course") as gb:
+        gb.add_assignment("ex")
+        for student in ("recorded", "retry", "changed", "other-db"):  # not "lost"
+            gb.add_student(student)
+            gb.add_submission("ex", student)
+    todo, done = recovery.resume(plan, tmp_path, args)
+    assert set(done) == {("recorded", "ex")}
+    assert [t.student for t in todo] == ["retry", "changed", "other-db", "lost"]
+    todo, done = recovery.resume(plan, tmp_path, Namespace(**{**vars(args), "regrade": True}))
+    assert done == {} and len(todo) == 5
