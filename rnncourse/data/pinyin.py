@@ -30,7 +30,6 @@ the order of the phrases).
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib.resources
 import json
 from collections import Counter
@@ -39,14 +38,14 @@ from types import MappingProxyType
 
 import torch
 
+from . import hash_split
+from .hash_split import BUCKETS, SPLITS  # noqa: F401 - part of this module's interface
 from .vocab import PAD, SPECIALS, UNK, Vocab
 
 Reading = tuple[str, ...]  # one pinyin syllable with its tone mark per character
 Pair = tuple[str, Reading]
 
-SPLIT_PERSON = b"rnncourse-pinyin"
-BUCKETS = 1000
-SPLITS = {"train": range(0, 800), "validation": range(800, 900), "test": range(900, 1000)}
+SPLIT_PERSON = b"rnncourse-pinyin"  # this data set's personalisation of hash_split's BLAKE2b
 
 
 @functools.lru_cache(maxsize=1)
@@ -63,23 +62,18 @@ def phrases() -> Mapping[str, Reading]:
 
 
 def bucket(phrase: str) -> int:
-    """The phrase's bucket in 0..999 (stable across machines, runs and Python versions)."""
-    digest = hashlib.blake2b(phrase.encode("utf-8"), digest_size=8, person=SPLIT_PERSON).digest()
-    return int.from_bytes(digest, "big") % BUCKETS
+    """The phrase's bucket in 0..999 (``hash_split``: stable across machines, runs and Python versions)."""
+    return hash_split.bucket(phrase, SPLIT_PERSON)
 
 
 def split_of(phrase: str) -> str:
     """``"train"``, ``"validation"`` or ``"test"``: where ``bucket(phrase)`` falls."""
-    b = bucket(phrase)
-    return next(name for name, r in SPLITS.items() if b in r)
+    return hash_split.split_of(phrase, SPLIT_PERSON)
 
 
 @functools.lru_cache(maxsize=1)
 def _split_table() -> dict[str, tuple[Pair, ...]]:
-    table: dict[str, list[Pair]] = {name: [] for name in SPLITS}
-    for phrase, reading in sorted(phrases().items()):
-        table[split_of(phrase)].append((phrase, reading))
-    return {name: tuple(pairs) for name, pairs in table.items()}
+    return hash_split.partition(sorted(phrases().items()), lambda pair: pair[0], SPLIT_PERSON)
 
 
 def split(part: str) -> list[Pair]:

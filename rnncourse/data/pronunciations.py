@@ -35,7 +35,6 @@ grouped together (less padding), in an order drawn from a seeded ``random.Random
 from __future__ import annotations
 
 import functools
-import hashlib
 import random
 import string
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -43,15 +42,15 @@ from types import MappingProxyType
 
 import torch
 
+from . import hash_split
+from .hash_split import BUCKETS, SPLITS  # noqa: F401 - part of this module's interface
 from .vocab import SPECIALS, Vocab, encode_batch
 
 LETTERS = string.ascii_lowercase + "'"
 Pronunciation = tuple[str, ...]
 Lexicon = Mapping[str, tuple[Pronunciation, ...]]
 
-SPLIT_PERSON = b"rnncourse-g2p"
-BUCKETS = 1000
-SPLITS = {"train": range(0, 800), "validation": range(800, 900), "test": range(900, 1000)}
+SPLIT_PERSON = b"rnncourse-g2p"  # this data set's personalisation of hash_split's BLAKE2b
 
 
 def _parse(text: str) -> dict[str, list[Pronunciation]]:
@@ -120,24 +119,18 @@ def phoneme_vocab(stress: bool = True) -> Vocab:
 
 
 def bucket(word: str) -> int:
-    """The word's bucket in 0..999: BLAKE2b of the word, stable across machines, runs and
-    Python versions (unlike ``hash()``, which is salted per process)."""
-    digest = hashlib.blake2b(word.encode("utf-8"), digest_size=8, person=SPLIT_PERSON).digest()
-    return int.from_bytes(digest, "big") % BUCKETS
+    """The word's bucket in 0..999 (``hash_split``: stable across machines, runs and Python versions)."""
+    return hash_split.bucket(word, SPLIT_PERSON)
 
 
 def split_of(word: str) -> str:
     """``"train"``, ``"validation"`` or ``"test"``: where ``bucket(word)`` falls."""
-    b = bucket(word)
-    return next(name for name, r in SPLITS.items() if b in r)
+    return hash_split.split_of(word, SPLIT_PERSON)
 
 
 @functools.lru_cache(maxsize=1)
 def _split_table() -> dict[str, tuple[str, ...]]:
-    table: dict[str, list[str]] = {name: [] for name in SPLITS}
-    for w in sorted(lexicon()):
-        table[split_of(w)].append(w)
-    return {name: tuple(ws) for name, ws in table.items()}
+    return hash_split.partition(sorted(lexicon()), str, SPLIT_PERSON)
 
 
 def _words_in(split: str) -> tuple[str, ...]:

@@ -1,0 +1,39 @@
+"""Train / validation / test by a stable hash of each item itself, for chapter 8's data sets
+(``pronunciations``: English words; ``pinyin``: Chinese phrases).
+
+An item's bucket is BLAKE2b of its UTF-8 text, personalised per data set (so the two splits are
+independent), modulo 1000: the same on every machine, in every run and Python version (unlike
+``hash()``, which is salted per process), and it does not move when the data set grows. Buckets
+0-799 are training, 800-899 validation, 900-999 test. (``names`` keeps its own, older CRC-32
+split: its buckets are pinned by exercise data.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
+BUCKETS = 1000
+SPLITS = {"train": range(0, 800), "validation": range(800, 900), "test": range(900, 1000)}
+T = TypeVar("T")
+
+
+def bucket(text: str, person: bytes) -> int:
+    """``text``'s bucket in 0..BUCKETS-1 for the data set personalised by ``person``."""
+    digest = hashlib.blake2b(text.encode("utf-8"), digest_size=8, person=person).digest()
+    return int.from_bytes(digest, "big") % BUCKETS
+
+
+def split_of(text: str, person: bytes) -> str:
+    """``"train"``, ``"validation"`` or ``"test"``: where ``bucket(text, person)`` falls."""
+    b = bucket(text, person)
+    return next(name for name, r in SPLITS.items() if b in r)
+
+
+def partition(items: Iterable[T], text: Callable[[T], str], person: bytes) -> dict[str, tuple[T, ...]]:
+    """The items of each part, in the order given (``text(item)`` is what is hashed)."""
+    table: dict[str, list[T]] = {name: [] for name in SPLITS}
+    for item in items:
+        table[split_of(text(item), person)].append(item)
+    return {name: tuple(part) for name, part in table.items()}
