@@ -16,6 +16,16 @@ if str(ROOT) not in sys.path:
 pytest_plugins = ["tests.xdist_groups", "tests.timeline"]
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One intra-op thread for a module's tiny models: faster, and fair to a busy machine
+    (``pytestmark = pytest.mark.usefixtures("one_torch_thread")``)."""
+    from rnncourse.device import cpu_threads
+
+    with cpu_threads(1):
+        yield
+
+
 @pytest.fixture(scope="session")
 def book_build():
     """The book, built once per test session by the tests of the "book" xdist group (one

@@ -18,13 +18,7 @@ from rnncourse.experiments import g2p as G
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models: one intra-op thread is faster, and fair to a busy machine."""
-    from rnncourse.device import cpu_threads
-
-    with cpu_threads(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # -- the dictionary -------------------------------------------------------------------------------

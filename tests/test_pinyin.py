@@ -9,13 +9,7 @@ from rnncourse.data import pinyin as Y
 from rnncourse.data.vocab import PAD, UNK
 from rnncourse.experiments import pinyin_tagger as T
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    from rnncourse.device import cpu_threads
-
-    with cpu_threads(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # -- the dictionary and its split -----------------------------------------------------------------
