@@ -43,22 +43,11 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent  # stands alone on a GPU machine: no instructor package there
+ROOT = Path(__file__).resolve().parent.parent
 
 import torch  # noqa: E402
 
-try:
-    import nbformat
-except ImportError:  # a GPU machine without the Jupyter stack: the notebooks are plain JSON
-    from types import SimpleNamespace
-
-    def _read(path, as_version=4):
-        cells = json.loads(Path(path).read_text())["cells"]
-        return SimpleNamespace(cells=[SimpleNamespace(
-            cell_type=c["cell_type"], metadata=c.get("metadata", {}),
-            source="".join(c["source"]) if isinstance(c["source"], list) else c["source"]) for c in cells])
-
-    nbformat = SimpleNamespace(read=_read)
+from rnngrade.solutions import code_cells, run_cell  # noqa: E402 - reads the notebooks as JSON: no Jupyter stack needed
 
 # Which notebook, which classes, the cell that trains, the cells never to run here, and the
 # grader's full-marks bar on unseen dates (the last threshold of the hidden test).
@@ -70,26 +59,25 @@ SKIP_CELLS = {"look", "plot", "data"}
 PUBLIC_TEST_SEED = 2024  # a public held-out sample; the grader's seed is elsewhere
 
 
-def notebook_namespace(name: str, *, with_training: bool, patches: dict | None = None) -> dict:
-    """Run the code cells of ``solutions/<name>/<name>.ipynb`` (no tests, no plots) in a namespace.
+def notebook_namespace(name: str, patches: dict) -> tuple[dict, str]:
+    """Run the code cells of ``solutions/<name>/<name>.ipynb`` but the tests, the plots and the
+    training cell in a namespace; return it and the training cell's code.
 
     ``patches`` replace names after the setup cell ran (e.g. a recording ``train``), so the
-    training cell calls them instead of the originals.
+    training cell, run by the caller, calls them instead of the originals.
     """
-    path = ROOT / "solutions" / name / f"{name}.ipynb"
     ns: dict = {"__name__": f"notebook_{name}"}
-    for cell in nbformat.read(path, as_version=4).cells:
-        meta = cell.metadata.get("nbgrader", {})
-        gid = meta.get("grade_id", "")
-        if cell.cell_type != "code" or meta.get("grade") or gid in SKIP_CELLS:
+    train_code = ""
+    for gid, meta, code in code_cells(name):
+        if meta.get("grade") or gid in SKIP_CELLS:
             continue
-        if gid == "train" and not with_training:
+        if gid == "train":
+            train_code = code
             continue
-        code = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith("%"))
-        exec(compile(code, f"{path.name}:{gid}", "exec"), ns)
-        if gid == "setup" and patches:
+        run_cell(ns, name, gid, code)
+        if gid == "setup":
             ns.update(patches)
-    return ns
+    return ns, train_code
 
 
 def _sync(device: torch.device) -> None:
@@ -215,19 +203,17 @@ def check_exercise(name: str, device: torch.device, out: Path, quick: bool) -> d
     recorder = Recorder(real_train, device, max_steps=20 if quick else None, time_limit=None)
     patches = {"train": recorder, "pick_device": lambda prefer=None: device, "CHECKPOINT": stem,
                "is_grading": lambda: False}
-    ns = notebook_namespace(name, with_training=False, patches=patches)
-    train_code = next(c.source for c in nbformat.read(ROOT / "solutions" / name / f"{name}.ipynb", 4).cells
-                      if c.metadata.get("nbgrader", {}).get("grade_id") == "train")
+    ns, train_code = notebook_namespace(name, patches)
     printed, train_error = io.StringIO(), None
     with contextlib.redirect_stdout(printed):
         wall = time.perf_counter()
         try:
-            exec(compile(train_code, f"{name}:train", "exec"), ns)
+            run_cell(ns, name, "train", train_code)
         except Exception as e:  # e.g. bf16 autocast unsupported for an RNN op by this torch/cuDNN
             train_error = f"{type(e).__name__}: {e}"
             recorder.force_fp32 = True
             wall = time.perf_counter()
-            exec(compile(train_code, f"{name}:train", "exec"), ns)
+            run_cell(ns, name, "train", train_code)
         wall = time.perf_counter() - wall
     call = recorder.calls[-1]
     hist = call["history"]
@@ -319,13 +305,12 @@ def check_g2p(device: torch.device, out: Path, quick: bool) -> dict:
                         evaluate=validation_score, eval_every=10 if quick else G2P_EVAL_EVERY)
     patches = {"train": recorder, "pick_device": lambda prefer=None: device, "CHECKPOINT": stem,
                "is_grading": lambda: False}
-    ns.update(notebook_namespace(G2P, with_training=False, patches=patches))
-    train_code = next(c.source for c in nbformat.read(ROOT / "solutions" / G2P / f"{G2P}.ipynb", 4).cells
-                      if c.metadata.get("nbgrader", {}).get("grade_id") == "train")
+    loaded, train_code = notebook_namespace(G2P, patches)
+    ns.update(loaded)
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         wall = time.perf_counter()
-        exec(compile(train_code, f"{G2P}:train", "exec"), ns)
+        run_cell(ns, G2P, "train", train_code)
         wall = time.perf_counter() - wall
     call = recorder.calls[-1]
     hist = call["history"]
