@@ -734,6 +734,13 @@ def score(cells: list[dict], report_fd: int, test_timeout: float) -> dict:
     instructor: dict = {"__name__": INSTRUCTOR_MODULE, "__builtins__": builtins}
     student: dict = {"__name__": STUDENT_MODULE, "__builtins__": dict(vars(builtins))}
     owned: set[str] = set()  # names the instructor's cells bind
+
+    def warm_up():  # asked for by a test process (_run_cases): torch._dynamo, then the names anew
+        nonlocal warmed
+        _warm_up()
+        warmed = True
+        return _watched(instructor, owned)
+
     report = {"cells": {}, "dropped": [], "errors": []}
     broken = ""
     for i, cell in enumerate(cells):
@@ -799,13 +806,6 @@ def score(cells: list[dict], report_fd: int, test_timeout: float) -> dict:
                 todo.append((len(outcomes) - 1, fn, kwargs))
         if todo:
             checks, watched_types = _watched(instructor, owned)
-
-            def warm_up(instructor=instructor, owned=owned):
-                nonlocal warmed
-                _warm_up()
-                warmed = True
-                return _watched(instructor, owned)
-
             found = _run_cases([(fn, kw) for _, fn, kw in todo], report_fd, checks, watched_types, test_timeout,
                                warm_up=None if warmed else warm_up)
             for (at, _, _), (outcome, why) in zip(todo, found, strict=True):
