@@ -15,6 +15,7 @@ from pathlib import Path
 
 def _load(folder: Path) -> tuple[dict[str, list[dict]], list[dict]]:
     workers: dict[str, list[dict]] = {}
+    cpu: list[dict] = []  # no samples when only a test process wrote (pytest without xdist's main process)
     for p in sorted(folder.glob("*.jsonl")):
         rows = [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
         if p.stem == "cpu":
