@@ -189,15 +189,39 @@ def build_kit(course: Path, assignment: str, course_id: str) -> Kit:
                 dest = src_dir / f.relative_to(release)
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(f, dest)
+        private = _private_files(tmp / "private")
         info = {"assignment": assignment, "notebooks": notebooks, "files": sorted(set(files)),
+                "private": private,
                 "data_files": sorted(str(f.relative_to(src_dir)) for f in src_dir.rglob("*") if f.is_file()),
                 "secrets": sorted(leaks.secret_lines(course / "solutions" / assignment))}
         (tmp / "kit.json").write_text(json.dumps(info))
         buf = io.BytesIO()
         with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-            for name in ("gradebook.db", "kit.json", "source"):
+            for name in ("gradebook.db", "kit.json", "source", *(["private"] if private else [])):
                 tar.add(tmp / name, arcname=name)
         return Kit(assignment, buf.getvalue(), info)
+
+
+def _private_files(folder: Path) -> dict[str, str]:
+    """Copy the instructor's private data files named by ``course.PRIVATE_DATA_VARIABLES`` (set
+    where ``rnn-grade`` runs) into ``folder``; return {variable: SHA-256 of the file}. They travel
+    in the kit, so a Dask worker on another machine gets them too; their digests are part of the
+    kit's, so a changed file changes every task's digest (a resumed run grades again)."""
+    import hashlib
+
+    from .course import PRIVATE_DATA_VARIABLES, PRIVATE_FILE_PREFIX
+
+    found = {}
+    for var in PRIVATE_DATA_VARIABLES:
+        path = os.environ.get(var)
+        if not path:
+            continue
+        if not Path(path).is_file():
+            raise GradingError(f"{var}={path}: no such file")
+        folder.mkdir(exist_ok=True)
+        shutil.copyfile(path, folder / f"{PRIVATE_FILE_PREFIX}{var}")
+        found[var] = hashlib.sha256((folder / f"{PRIVATE_FILE_PREFIX}{var}").read_bytes()).hexdigest()
+    return found
 
 
 def _release_sources(db: Path, course_id: str, assignment: str, released: Path) -> None:

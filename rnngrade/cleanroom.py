@@ -279,9 +279,8 @@ def _calls_run_tests(source: str) -> bool:
         return False
 
 
-def test_names(source: str) -> tuple[list[str], list[str]]:
-    """(every ``test_*`` function of a test cell, those inside hidden-test blocks)."""
-    tree = ast.parse(python_source(source))
+def _hidden_ranges(source: str) -> list[tuple[int, int]]:
+    """The (first, last) line numbers of each hidden-test block of a cell."""
     ranges, start = [], None
     for lineno, line in enumerate(source.split("\n"), start=1):
         if HIDDEN_BEGIN in line:
@@ -289,6 +288,13 @@ def test_names(source: str) -> tuple[list[str], list[str]]:
         elif HIDDEN_END in line and start is not None:
             ranges.append((start, lineno))
             start = None
+    return ranges
+
+
+def test_names(source: str) -> tuple[list[str], list[str]]:
+    """(every ``test_*`` function of a test cell, those inside hidden-test blocks)."""
+    tree = ast.parse(python_source(source))
+    ranges = _hidden_ranges(source)
     tests, hidden = [], []
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
@@ -296,6 +302,39 @@ def test_names(source: str) -> tuple[list[str], list[str]]:
             if any(a <= node.lineno <= b for a, b in ranges):
                 hidden.append(node.name)
     return tests, hidden
+
+
+def hidden_bindings(source: str) -> set[str]:
+    """The names that a test cell's hidden-test blocks bind at the top level (their tests,
+    helpers and data: ``_HELDOUT = oracle.heldout_lexicon()``). The scoring run keeps them in
+    the instructor's namespace only: the student's functions, whose globals are the student's
+    namespace, cannot look them up (exercise 8's private test words, their pronunciations)."""
+    ranges = _hidden_ranges(source)
+    names: set[str] = set()
+    for node in ast.parse(python_source(source)).body:
+        if not any(a <= node.lineno <= b for a, b in ranges):
+            continue
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        else:
+            names |= _stored_names(node)
+    return names
+
+
+def _stored_names(node: ast.AST, nested: bool = False) -> set[str]:
+    """The names a statement binds in its own scope: assignment, loop and ``with`` targets, and
+    ``:=`` anywhere (it binds outside a comprehension too); not a comprehension's own variables."""
+    out: set[str] = set()
+    if isinstance(node, ast.NamedExpr) and isinstance(node.target, ast.Name):
+        out.add(node.target.id)
+    elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and not nested:
+        out.add(node.id)
+    inner = nested or isinstance(node, ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp | ast.Lambda)
+    for child in ast.iter_child_nodes(node):
+        out |= _stored_names(child, inner)
+    return out
 
 
 def scoring_input(kit_cells: list[dict], student_nb: dict) -> list[dict]:
@@ -369,7 +408,14 @@ DENIED_EVENTS = {
     "gc.get_referents", "gc.get_freeze_count", "code.__new__", "function.__new__", "os.system",
     "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty", "os.kill", "os.killpg",
     "subprocess.Popen", "pty.spawn", "builtins.input", "os.startfile", "sys.remote_exec",
+    "os.symlink", "os.link",  # a new name for a private file (PRIVATE_FILES_ENV) would hide it
 }
+# The instructor's private data files in the scoring run (exercise 8's private test words), as
+# the worker mounts them: their paths, os.pathsep-separated. The tests read them while the
+# course's cells load, before any student code; a test process refuses the student's code
+# every open of a path whose last component is one of their names (through any folder, any
+# dir_fd, any link: the student may not make links), and counts it as tampering.
+PRIVATE_FILES_ENV = "RNNGRADE_PRIVATE_FILES"
 DENIED_PREFIXES = ("ctypes.", "socket.", "winreg.", "_winapi.")
 FRAME_ATTRS = {"tb_frame", "gi_frame", "cr_frame", "ag_frame", "gi_code", "f_back", "f_globals"}
 FUNCTION_SECRETS = {"__defaults__", "__kwdefaults__", "__code__", "__globals__", "__closure__",
@@ -397,6 +443,7 @@ def _install_guard(checks: list, watched_types: set[int], tamper: list, lazy: li
     missing = object()
     busy = [False]
     function = type(_install_guard)
+    private = frozenset(os.path.basename(p) for p in os.environ.get(PRIVATE_FILES_ENV, "").split(os.pathsep) if p)
     getframe = sys._getframe
     grader = os.path.abspath(__file__)
 
@@ -455,6 +502,9 @@ def _install_guard(checks: list, watched_types: set[int], tamper: list, lazy: li
                 if (isinstance(path, int) or (isinstance(path, str | bytes) and os.fsdecode(path).startswith(
                         ("/proc", "/dev/fd", "/dev/mem", "/sys")))) and from_student():
                     refuse(f"opened {path!r}", record=False)
+                if (private and isinstance(path, str | bytes)
+                        and os.path.basename(os.fsdecode(path).rstrip("/")) in private and from_student()):
+                    refuse("opened the instructor's private data file")
             elif event == "object.__getattr__":
                 obj, name = args
                 if (name in FRAME_ATTRS or (name in FUNCTION_SECRETS and isinstance(obj, function)
@@ -787,10 +837,14 @@ def score(cells: list[dict], report_fd: int, test_timeout: float) -> dict:
             broken = f"the course's cell {gid} could not be loaded (a problem of the grader, not of your work)"
             report["errors"].append(broken)
             report.setdefault("instructor_errors", []).append(f"{gid}: {type(e).__name__}: {str(e)[:300]}")
-        for k, v in instructor.items():  # what this cell bound is the instructor's, in both namespaces
+        # what this cell bound is the instructor's, in both namespaces, except what a hidden-test
+        # block bound: the tests and their data stay where the student's code cannot look them up
+        hidden_names = hidden_bindings(src) if kind == "test" else set()
+        for k, v in instructor.items():
             if not k.startswith("__") and before.get(k) != id(v):
                 owned.add(k)
-                student[k] = v
+                if k not in hidden_names:
+                    student[k] = v
         if kind != "test":
             continue
         outcomes, todo = [], []

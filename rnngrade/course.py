@@ -40,6 +40,13 @@ IGNORE = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "t_*.py"]
 # through nbgrader's copy of the source folder, handed to the grader in place of a student's.
 WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".ckpt", ".pkl", ".bin", ".npz")
 
+# Environment variables that name an instructor's private data file, read by hidden tests:
+# exercise 8's private test words (autograder.oracles.g2p.HELDOUT_ENV). rnn-grade reads them when
+# it builds the kits, and hands each file to the scoring run only, never to the student's kernel
+# (docs/grading.md, "Public data").
+PRIVATE_DATA_VARIABLES = ("RNNCOURSE_G2P_HELDOUT",)
+PRIVATE_FILE_PREFIX = "rnngrade-private-"  # + the variable: the file's name in the scoring run
+
 # Time limits, seconds.
 CELL_TIMEOUT_S = 600  # one cell: plain nbgrader (nbgrader_config.py) and the book's chapters
 GRADER_WALL_S = 900  # rnn-grade: one notebook, each of its two runs

@@ -34,16 +34,16 @@ run_tests(points=4)
 '''
 
 
-def _score(student: str, tmp_path: Path, timeout: float = 20) -> dict:
+def _score(student: str, tmp_path: Path, timeout: float = 20, test: str = TEST, env: dict | None = None) -> dict:
+    tests, hidden = cleanroom.test_names(test)
     cells = [{"kind": "instructor", "id": "setup", "source": SETUP},
              {"kind": "student", "id": "double", "source": student},
-             {"kind": "test", "id": "test_double", "source": TEST, "tests": ["test_double", "test_hidden_double"],
-              "hidden": ["test_hidden_double"], "points": 4.0}]
+             {"kind": "test", "id": "test_double", "source": test, "tests": tests, "hidden": hidden, "points": 4.0}]
     (tmp_path / "in.json").write_text(json.dumps({"cells": cells}))
     r, w = os.pipe()
     proc = subprocess.Popen([sys.executable, "-I", "-m", "rnngrade.cleanroom", str(tmp_path / "in.json"), str(w),
                              str(timeout)], pass_fds=[w], cwd=tmp_path, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+                            stderr=subprocess.DEVNULL, env={**os.environ, **(env or {})})
     os.close(w)
     with os.fdopen(r, "rb") as f:
         data = f.read()
@@ -208,3 +208,69 @@ def test_release_refuses_a_course_cell_that_calls_student_code(tmp_path):
     nb.cells[2].source = "if not is_grading():\n    print(f(3))"  # a demo block: fine
     nbformat.write(nb, path)
     assert release.lint_source(path) == 20
+
+
+# A hidden test that reads an instructor's private data file (as exercise 8's does with its
+# private test words): a value no student can compute, 7 -> 271828.
+PRIVATE_TEST = '''
+def test_double():
+    assert_close(double(np.arange(4.0)), 2 * np.arange(4.0), "double(x)")
+
+### BEGIN HIDDEN TESTS
+import os as _os
+_CASES = {int(a): float(b) for a, b in (ln.split() for ln in open(_os.environ["MY_PRIVATE"]) if ln.strip())}
+
+def test_hidden_private_cases():
+    for k, v in _CASES.items():
+        assert double(k) == v, f"double({k})"
+### END HIDDEN TESTS
+
+run_tests(points=4)
+'''
+READS_THE_HIDDEN_NAMESPACE = "def double(x):\n    return globals().get('_CASES', {}).get(x, x * 2)\n"
+OPENS_THE_PRIVATE_FILE = ("import os\ndef double(x):\n    table = {int(a): float(b) for a, b in\n"
+                          "             (ln.split() for ln in open(os.environ['MY_PRIVATE']) if ln.strip())}\n"
+                          "    return table.get(x, x * 2)\n")
+OPENS_IT_THROUGH_A_FOLDER_FD = ("import os\ndef double(x):\n    p = os.environ['MY_PRIVATE']\n"
+                                "    d = os.open(os.path.dirname(p), os.O_RDONLY)\n"
+                                "    f = os.open(os.path.basename(p), os.O_RDONLY, dir_fd=d)\n"
+                                "    table = {int(a): float(b) for a, b in (ln.split() for ln in\n"
+                                "             os.read(f, 1000).decode().splitlines() if ln.strip())}\n"
+                                "    return table.get(x, x * 2)\n")
+LINKS_IT_UNDER_ANOTHER_NAME = ("import os, tempfile\ndef double(x):\n"
+                               "    alias = os.path.join(tempfile.mkdtemp(), 'innocent.txt')\n"
+                               "    os.symlink(os.environ['MY_PRIVATE'], alias)\n"
+                               "    table = {int(a): float(b) for a, b in (ln.split() for ln in open(alias) if ln.strip())}\n"
+                               "    return table.get(x, x * 2)\n")
+
+
+@pytest.fixture
+def private_file(tmp_path):
+    secret = tmp_path / "private" / "rnngrade-private-MY_PRIVATE"
+    secret.parent.mkdir()
+    secret.write_text("3 6.0\n7 271828.0\n")
+    return {"MY_PRIVATE": str(secret), cleanroom.PRIVATE_FILES_ENV: str(secret)}
+
+
+def test_hidden_test_data_stays_out_of_the_students_namespace():
+    assert cleanroom.hidden_bindings(PRIVATE_TEST) == {"_os", "_CASES", "test_hidden_private_cases"}
+    assert cleanroom.hidden_bindings(TEST) == {"test_hidden_double"}
+
+
+def test_an_honest_answer_is_scored_on_the_private_data(private_file, tmp_path):
+    rep = _score("def double(x):\n    return x * 2\n", tmp_path, test=PRIVATE_TEST, env=private_file)
+    assert rep["outcomes"] == {"test_double": "passed", "test_hidden_private_cases": "failed"}
+
+
+@pytest.mark.parametrize("name,student,expected", [
+    ("reads the hidden test's data from its globals", READS_THE_HIDDEN_NAMESPACE, "failed"),
+    ("opens the private file", OPENS_THE_PRIVATE_FILE, "tampering"),
+    ("opens it through a folder's descriptor", OPENS_IT_THROUGH_A_FOLDER_FD, "tampering"),
+    ("links it under another name", LINKS_IT_UNDER_ANOTHER_NAME, "tampering"),
+])
+def test_a_student_cannot_read_the_instructors_private_data(name, student, expected, private_file, tmp_path):
+    """Exercise 8's private test words are the one sure defence against training on the test
+    words (docs/grading.md): the scoring run loads them with the course's cells, before any
+    student code, and neither the student's namespace nor an open of the file reaches them."""
+    rep = _score(student, tmp_path, test=PRIVATE_TEST, env=private_file)
+    assert rep["outcomes"]["test_hidden_private_cases"] == expected, name
