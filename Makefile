@@ -11,7 +11,7 @@ TORCH_SPEC ?= torch==2.13.0
 JOBS ?= 3
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: all book exercises test test-fast lint gpu-check clean help bench bench-class bundle grade
+.PHONY: all book exercises test test-fast lint gpu-check clean help bench bench-class bench-g2p bundle grade
 .DEFAULT_GOAL := all
 
 help:  ## list the targets
@@ -49,6 +49,12 @@ test-fast: $(BIN)/.installed  ## the tests that need neither training nor the bo
 bench: $(BIN)/.installed  ## measure the course (book builds, training, grading, test time): docs/benchmarks/REPORT.md
 	$(BIN)/python -m scripts.bench_course
 	$(BIN)/python -m scripts.bench_class
+	$(MAKE) bench-g2p
+
+bench-g2p: $(BIN)/.installed  ## exercise 8's full model trained on the CPU (about 40 min, one core): docs/benchmarks/g2p-cpu.md
+	$(BIN)/python -m scripts.gpu_check --device cpu --only ex08_pronunciation --g2p-full --out _build/bench-g2p
+	cp _build/bench-g2p/report.md docs/benchmarks/g2p-cpu.md
+	cp _build/bench-g2p/report.json docs/benchmarks/g2p-cpu.json
 
 bench-class: $(BIN)/.installed  ## rnn-grade on a synthetic class of 100 and 300, local and Dask: docs/benchmarks/class.md
 	$(BIN)/python -m scripts.bench_class

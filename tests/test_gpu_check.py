@@ -48,3 +48,19 @@ def test_gpu_check_reads_exercise_8_tiers_as_its_hidden_test_sets_them():
     (listed,) = re.findall(r'parametrize\("threshold", (\[[^\]]*\])\)', cell)
     assert tuple(ast.literal_eval(listed)) == gpu_check.G2P_TIERS
     assert f"_evenly_spaced(_HELDOUT, {gpu_check.G2P_TEST_SAMPLE})" in cell
+
+
+def test_g2p_full_trains_exercise_8s_full_configuration_on_the_cpu():
+    """``make bench`` shows the full model's marks on a CPU (``--g2p-full``): the notebook's
+    own full configuration, trained on the device given, not the CPU configuration."""
+    import torch
+
+    from scripts import gpu_check
+
+    cpu = torch.device("cpu")
+    small, _ = gpu_check.g2p_namespace(cpu, {})
+    full, train_code = gpu_check.g2p_namespace(cpu, {}, full=True)
+    assert small["DEVICE"] == full["DEVICE"] == cpu
+    assert full["CONFIG"]["model"]["hidden_size"] > small["CONFIG"]["model"]["hidden_size"]
+    assert full["CONFIG"]["steps"] > small["CONFIG"]["steps"]
+    assert "train(model" in train_code and "device=DEVICE" in train_code
