@@ -37,3 +37,23 @@ def partition(items: Iterable[T], text: Callable[[T], str], person: bytes) -> di
     for item in items:
         table[split_of(text(item), person)].append(item)
     return {name: tuple(part) for name, part in table.items()}
+
+
+class HashSplit:
+    """One data set's split: the functions above with its ``person`` fixed. A data set module
+    binds its own (``bucket, split_of = SPLIT.bucket, SPLIT.split_of``)."""
+
+    def __init__(self, person: bytes):
+        self.person = person
+
+    def bucket(self, text: str) -> int:
+        """``text``'s bucket in 0..BUCKETS-1 (stable across machines, runs and Python versions)."""
+        return bucket(text, self.person)
+
+    def split_of(self, text: str) -> str:
+        """``"train"``, ``"validation"`` or ``"test"``: where ``text``'s bucket falls."""
+        return split_of(text, self.person)
+
+    def partition(self, items: Iterable[T], text: Callable[[T], str]) -> dict[str, tuple[T, ...]]:
+        """The items of each part, in the order given (``text(item)`` is what is hashed)."""
+        return partition(items, text, self.person)

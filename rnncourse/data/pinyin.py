@@ -61,19 +61,13 @@ def phrases() -> Mapping[str, Reading]:
     return MappingProxyType(out)
 
 
-def bucket(phrase: str) -> int:
-    """The phrase's bucket in 0..999 (``hash_split``: stable across machines, runs and Python versions)."""
-    return hash_split.bucket(phrase, SPLIT_PERSON)
-
-
-def split_of(phrase: str) -> str:
-    """``"train"``, ``"validation"`` or ``"test"``: where ``bucket(phrase)`` falls."""
-    return hash_split.split_of(phrase, SPLIT_PERSON)
+SPLIT = hash_split.HashSplit(SPLIT_PERSON)
+bucket, split_of = SPLIT.bucket, SPLIT.split_of  # a phrase's bucket in 0..999, and its part
 
 
 @functools.lru_cache(maxsize=1)
 def _split_table() -> dict[str, tuple[Pair, ...]]:
-    return hash_split.partition(sorted(phrases().items()), lambda pair: pair[0], SPLIT_PERSON)
+    return SPLIT.partition(sorted(phrases().items()), lambda pair: pair[0])
 
 
 def split(part: str) -> list[Pair]:

@@ -118,19 +118,13 @@ def phoneme_vocab(stress: bool = True) -> Vocab:
     return Vocab(SPECIALS + phonemes(stress))
 
 
-def bucket(word: str) -> int:
-    """The word's bucket in 0..999 (``hash_split``: stable across machines, runs and Python versions)."""
-    return hash_split.bucket(word, SPLIT_PERSON)
-
-
-def split_of(word: str) -> str:
-    """``"train"``, ``"validation"`` or ``"test"``: where ``bucket(word)`` falls."""
-    return hash_split.split_of(word, SPLIT_PERSON)
+SPLIT = hash_split.HashSplit(SPLIT_PERSON)
+bucket, split_of = SPLIT.bucket, SPLIT.split_of  # a word's bucket in 0..999, and its part
 
 
 @functools.lru_cache(maxsize=1)
 def _split_table() -> dict[str, tuple[str, ...]]:
-    return hash_split.partition(sorted(lexicon()), str, SPLIT_PERSON)
+    return SPLIT.partition(sorted(lexicon()), str)
 
 
 def _words_in(split: str) -> tuple[str, ...]:
