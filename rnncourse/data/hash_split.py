@@ -19,41 +19,27 @@ SPLITS = {"train": range(0, 800), "validation": range(800, 900), "test": range(9
 T = TypeVar("T")
 
 
-def bucket(text: str, person: bytes) -> int:
-    """``text``'s bucket in 0..BUCKETS-1 for the data set personalised by ``person``."""
-    digest = hashlib.blake2b(text.encode("utf-8"), digest_size=8, person=person).digest()
-    return int.from_bytes(digest, "big") % BUCKETS
-
-
-def split_of(text: str, person: bytes) -> str:
-    """``"train"``, ``"validation"`` or ``"test"``: where ``bucket(text, person)`` falls."""
-    b = bucket(text, person)
-    return next(name for name, r in SPLITS.items() if b in r)
-
-
-def partition(items: Iterable[T], text: Callable[[T], str], person: bytes) -> dict[str, tuple[T, ...]]:
-    """The items of each part, in the order given (``text(item)`` is what is hashed)."""
-    table: dict[str, list[T]] = {name: [] for name in SPLITS}
-    for item in items:
-        table[split_of(text(item), person)].append(item)
-    return {name: tuple(part) for name, part in table.items()}
-
-
 class HashSplit:
-    """One data set's split: the functions above with its ``person`` fixed. A data set module
-    binds its own (``bucket, split_of = SPLIT.bucket, SPLIT.split_of``)."""
+    """One data set's split, personalised by ``person`` (so two data sets' splits are
+    independent). A data set module binds its own (``bucket, split_of = SPLIT.bucket,
+    SPLIT.split_of``)."""
 
     def __init__(self, person: bytes):
         self.person = person
 
     def bucket(self, text: str) -> int:
         """``text``'s bucket in 0..BUCKETS-1 (stable across machines, runs and Python versions)."""
-        return bucket(text, self.person)
+        digest = hashlib.blake2b(text.encode("utf-8"), digest_size=8, person=self.person).digest()
+        return int.from_bytes(digest, "big") % BUCKETS
 
     def split_of(self, text: str) -> str:
         """``"train"``, ``"validation"`` or ``"test"``: where ``text``'s bucket falls."""
-        return split_of(text, self.person)
+        b = self.bucket(text)
+        return next(name for name, r in SPLITS.items() if b in r)
 
     def partition(self, items: Iterable[T], text: Callable[[T], str]) -> dict[str, tuple[T, ...]]:
         """The items of each part, in the order given (``text(item)`` is what is hashed)."""
-        return partition(items, text, self.person)
+        table: dict[str, list[T]] = {name: [] for name in SPLITS}
+        for item in items:
+            table[self.split_of(text(item))].append(item)
+        return {name: tuple(part) for name, part in table.items()}
