@@ -218,9 +218,10 @@ def _private_files(folder: Path) -> dict[str, str]:
             continue
         if not Path(path).is_file():
             raise GradingError(f"{var}={path}: no such file")
+        data = Path(path).read_bytes()
         folder.mkdir(exist_ok=True)
-        shutil.copyfile(path, folder / f"{PRIVATE_FILE_PREFIX}{var}")
-        found[var] = hashlib.sha256((folder / f"{PRIVATE_FILE_PREFIX}{var}").read_bytes()).hexdigest()
+        (folder / f"{PRIVATE_FILE_PREFIX}{var}").write_bytes(data)
+        found[var] = hashlib.sha256(data).hexdigest()
     return found
 
 

@@ -370,11 +370,14 @@ def score_notebook(scratch: Path, task: dict, kit: dict, name: str, nb: nbformat
     # the scoring run is the grader's own code (rnngrade.cleanroom); the student's kernel, in
     # the feedback run, sees only the course's packages (task["packages"])
     packages = package_dirs([*task["packages"], "rnngrade"])
-    private, private_env = private_files(scratch)
+    from .cleanroom import PRIVATE_FILES_ENV
+
+    private = private_files(scratch)  # and the test processes' guard refuses the student every open of them
+    env = {**private, PRIVATE_FILES_ENV: os.pathsep.join(private.values())} if private else {}
     policy = sandbox.Policy(
         mode=task["mode"], workdir=str(work), ipc_dir=str(work), limits=limits,
-        ro_paths=sandbox.python_ro_paths() + packages + [str(inputs)] + ([str(private)] if private_env else []),
-        pythonpath=sorted({os.path.dirname(p) for p in packages}), uid=sandbox.sandbox_uid(), env=private_env)
+        ro_paths=sandbox.python_ro_paths() + packages + [str(inputs)] + sorted({os.path.dirname(p) for p in private.values()}),
+        pythonpath=sorted({os.path.dirname(p) for p in packages}), uid=sandbox.sandbox_uid(), env=env)
     pol_path = scratch / f"policy-score-{name}.json"
     policy.dump(pol_path)
     r, w = os.pipe()
@@ -425,25 +428,20 @@ def score_notebook(scratch: Path, task: dict, kit: dict, name: str, nb: nbformat
 REPORT_CAP = 4 * 2**20
 
 
-def private_files(scratch: Path) -> tuple[Path, dict[str, str]]:
-    """The kit's private data files (``batch._private_files``): their folder, and the environment
-    of the scoring run that names them: each variable set to its file, and
-    ``cleanroom.PRIVATE_FILES_ENV`` listing them for the test processes' guard. Only the scoring
-    run gets them (its cells load, and read them, before any student code runs); the student's
-    kernel in the feedback run never does, so the feedback shows the public split's numbers."""
-    from .cleanroom import PRIVATE_FILES_ENV
+def private_files(scratch: Path) -> dict[str, str]:
+    """The kit's private data files (``batch._private_files``): {variable: path}, readable by the
+    sandbox's user. Only the scoring run gets them (its cells load, and read them, before any
+    student code runs); the student's kernel in the feedback run never does, so the feedback
+    shows the public split's numbers."""
     from .course import PRIVATE_FILE_PREFIX
 
     folder = scratch / "kit" / "private"
     files = sorted(folder.glob(f"{PRIVATE_FILE_PREFIX}*")) if folder.is_dir() else []
-    if not files:
-        return folder, {}
-    os.chmod(folder, 0o755)
+    if files:
+        os.chmod(folder, 0o755)
     for f in files:
         os.chmod(f, 0o644)
-    env = {f.name.removeprefix(PRIVATE_FILE_PREFIX): str(f) for f in files}
-    env[PRIVATE_FILES_ENV] = os.pathsep.join(str(f) for f in files)
-    return folder, env
+    return {f.name.removeprefix(PRIVATE_FILE_PREFIX): str(f) for f in files}
 
 
 # --------------------------------------------------------------------------- main
@@ -512,10 +510,7 @@ def run(scratch: Path) -> dict:
 
     if valid:  # exercise 8 (public data): train-vs-test WER, from the checkpoint alone (review only)
         t1 = time.monotonic()
-        from .cleanroom import PRIVATE_FILES_ENV
-
-        _, private_env = private_files(scratch)  # on the instructor's private test words, when given
-        os.environ.update({k: v for k, v in private_env.items() if k != PRIVATE_FILES_ENV})
+        os.environ.update(private_files(scratch))  # on the instructor's private test words, when given
         result["flags"] += public_data.review_flags(assignment, sub_dir)
         result["timing"]["public_data_s"] = round(time.monotonic() - t1, 3)
 
