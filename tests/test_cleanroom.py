@@ -267,6 +267,14 @@ def test_an_honest_answer_is_scored_on_the_private_data(private_file, tmp_path):
     ("opens the private file", OPENS_THE_PRIVATE_FILE, "tampering"),
     ("opens it through a folder's descriptor", OPENS_IT_THROUGH_A_FOLDER_FD, "tampering"),
     ("links it under another name", LINKS_IT_UNDER_ANOTHER_NAME, "tampering"),
+    ("reads it as code (io.open_code)", OPENS_THE_PRIVATE_FILE.replace(
+        "open(os.environ['MY_PRIVATE'])", "__import__('io').open_code(os.environ['MY_PRIVATE']).read().decode().splitlines()"),
+     "tampering"),
+    ("reads it through linecache", OPENS_THE_PRIVATE_FILE.replace(
+        "open(os.environ['MY_PRIVATE'])", "__import__('linecache').getlines(os.environ['MY_PRIVATE'])"), "tampering"),
+    ("reads it in a class body, at load", "import os\nclass T:\n    table = {int(a): float(b) for a, b in\n"
+     "             (ln.split() for ln in open(os.environ['MY_PRIVATE']) if ln.strip())}\n"
+     "def double(x):\n    return T.table.get(x, x * 2) if isinstance(x, int) else x * 2\n", "failed"),
 ])
 def test_a_student_cannot_read_the_instructors_private_data(name, student, expected, private_file, tmp_path):
     """Exercise 8's private test words are the one sure defence against training on the test
