@@ -51,14 +51,18 @@ from pathlib import Path
 SOCKET_ENV = "RNNGRADE_ZYGOTE"
 # Imported once by the zygote. Third-party only: the course's own packages (autograder records
 # the identity of functions when a notebook imports it) are imported by each kernel itself.
-PRELOAD = ("numpy", "torch", "matplotlib", "matplotlib.pyplot", "matplotlib_inline.backend_inline",
-           "IPython", "ipykernel.kernelapp", "ipykernel.ipkernel", "zmq", "tornado.ioloop")
+# torch._dynamo: torch imports it the first time a notebook builds an optimizer (about as much CPU
+# as torch itself); pytest and safetensors: what every exercise's set-up cell imports.
+PRELOAD = ("numpy", "torch", "torch._dynamo", "matplotlib", "matplotlib.pyplot", "matplotlib_inline.backend_inline",
+           "IPython", "ipykernel.kernelapp", "ipykernel.ipkernel", "zmq", "tornado.ioloop", "pytest",
+           "safetensors.torch")
 # Environment variables that a preloaded module reads when it is imported (or the interpreter
 # when it starts): a request whose values differ from the zygote's gets an ordinary kernel.
 MUST_MATCH_PREFIXES = ("PYTHON", "OMP_", "MKL_", "OPENBLAS_", "KMP_", "TORCH", "CUDA", "MPL", "LD_",
                        "LC_", "XDG_")
 MUST_MATCH = ("HOME", "LANG", "TZ", "PATH")
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+_SET_BY_PRELOAD: dict[str, str] = {}  # environment variables that importing PRELOAD set (serve)
 _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 
 
@@ -101,11 +105,16 @@ def serve(path: str, preload: tuple[str, ...] = PRELOAD) -> None:
         del sys.path[0]
     if not os.environ.get("MPLBACKEND"):  # what ipykernel sets before a notebook imports matplotlib
         os.environ["MPLBACKEND"] = INLINE_BACKEND
+    before = dict(os.environ)
+    baseline = _relevant(before)  # what the requests are compared with
     for name in preload:
         importlib.import_module(name)
+    # what the imports set for themselves (torch._dynamo: TORCHINDUCTOR_CACHE_DIR): a fresh kernel
+    # sets the same when it imports them, so each forked kernel gets them too
+    global _SET_BY_PRELOAD
+    _SET_BY_PRELOAD = {k: v for k, v in os.environ.items() if k not in before}
     gc.collect()
     gc.freeze()  # the children's collections skip (and so never copy) what the zygote imported
-    baseline = _relevant(os.environ)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     if os.path.exists(path):
         os.unlink(path)
@@ -203,6 +212,8 @@ def _become_kernel(conn: socket.socket, request: dict, fds: list[int], warm: boo
         os.execve(sys.executable, _launcher(argv), request["env"])
     os.environ.clear()
     os.environ.update(request["env"])
+    for key, value in _SET_BY_PRELOAD.items():
+        os.environ.setdefault(key, value)
     # ipykernel reads these two when it is imported (in the zygote): give the kernel its own
     argv = [*argv, f"--IPKernelApp.parent_handle={int(request['env'].get('JPY_PARENT_PID') or 0)}",
             f"--IPKernelApp.interrupt={int(request['env'].get('JPY_INTERRUPT_EVENT') or 0)}"]
