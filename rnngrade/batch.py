@@ -12,7 +12,8 @@ How it works (docs/grading.md has the instructor's version):
 * One **task** per (student, assignment) runs ``grade_task``: on a local thread pool, or on
   a Dask cluster with ``--scheduler`` — the same function either way. It unpacks the kit
   and the submission into a scratch folder and grades them in a fresh process
-  (``python -m rnngrade.worker``) whose Jupyter kernel runs in the sandbox
+  (``rnngrade.worker.main``, forked from a forkserver that imported it: ``_run_worker``)
+  whose Jupyter kernel runs in the sandbox
   (``rnngrade.sandbox``); it returns scores, flags, errors, the autograded notebook and
   the feedback HTML, and deletes the scratch folder.
 * The coordinator is the ONLY writer of the gradebook: as results arrive it updates the
@@ -28,11 +29,13 @@ How it works (docs/grading.md has the instructor's version):
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import json
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
@@ -302,22 +305,15 @@ def grade_task(task: Task, kit_blob: bytes) -> dict:
             dest.write_bytes(data)
         (scratch / "task.json").write_text(json.dumps(task.job(mode)))
         limit = 2 * task.limits["wall_s"] + SETUP_MARGIN_S  # the feedback run, then the scoring run
-        with open(scratch / "worker.log", "wb") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "rnngrade.worker", str(scratch)],
-                                    stdout=log, stderr=subprocess.STDOUT,
-                                    env={**nbgrader_env(), "RNN_GRADE_PARENT": str(os.getpid())},
-                                    start_new_session=True, cwd=scratch)
-            try:
-                proc.wait(timeout=limit)
-            except subprocess.TimeoutExpired:
-                sandbox.kill_group(proc)
-                return {**base, "sandbox": mode, "seconds": time.monotonic() - t0,
-                        "errors": [f"grading exceeded {limit:.0f} s and was stopped: scored 0"]}
+        returncode = _run_worker(scratch, limit)
+        if returncode is None:
+            return {**base, "sandbox": mode, "seconds": time.monotonic() - t0,
+                    "errors": [f"grading exceeded {limit:.0f} s and was stopped: scored 0"]}
         res_path = scratch / "result.json"
         if not res_path.exists():
             tail = (scratch / "worker.log").read_text(errors="replace")[-2000:]
             return {**base, "sandbox": mode, "infrastructure": True, "seconds": time.monotonic() - t0,
-                    "errors": [f"the grading process ended without a result (exit {proc.returncode})"],
+                    "errors": [f"the grading process ended without a result (exit {returncode})"],
                     "log_tail": tail}
         result = json.loads(res_path.read_text())
         if "fatal" in result:
@@ -335,6 +331,86 @@ def grade_task(task: Task, kit_blob: bytes) -> dict:
             print(f"kept {scratch}", file=sys.stderr)
         else:
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- the grading process
+
+# What every grading process imports before its first line of work (about 1.2 CPU-s each time):
+# a forkserver imports them once per rnn-grade run, and each submission's process is forked from it.
+WORKER_PRELOAD = ["rnngrade.worker", "nbgrader.apps.api", "nbgrader.api", "nbgrader.preprocessors",
+                  "nbconvert.exporters", "nbconvert.preprocessors", "jupyter_client"]
+
+
+@functools.cache
+def _forkserver():
+    """multiprocessing's forkserver with ``WORKER_PRELOAD`` imported, or None where this process
+    may not start children of its own (a daemonic process, as a Dask worker is by default)."""
+    import multiprocessing
+
+    if multiprocessing.current_process().daemon:
+        return None
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(WORKER_PRELOAD)
+    return ctx
+
+
+def _forked_worker(scratch: str, env: dict[str, str], coordinator: int) -> None:
+    """The grading process, forked from the forkserver: what ``python -m rnngrade.worker SCRATCH``
+    does, in a session of its own, with the environment, folder and log it would have had."""
+    # multiprocessing hands every child the write end of the pipe whose closing ends the
+    # forkserver: without this, a worker would keep the forkserver, and so itself, alive after
+    # its coordinator was killed
+    os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+    os.setsid()
+    fd = os.open(os.path.join(scratch, "worker.log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(scratch)
+    from . import worker
+
+    # killed with the forkserver, which ends when this run's coordinator does; and if the
+    # coordinator was gone before that was in place, stop here
+    worker.die_with_parent(parent=None)
+    try:
+        os.kill(coordinator, 0)
+    except ProcessLookupError:
+        os._exit(1)
+    code = worker.main([scratch])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _run_worker(scratch: Path, limit: float) -> int | None:
+    """Grade the submission in ``scratch`` in a process of its own; its exit status, or None when
+    it ran past ``limit`` seconds and was killed with everything it started."""
+    env = {**nbgrader_env(), "RNN_GRADE_PARENT": str(os.getpid())}
+    ctx = _forkserver()
+    if ctx is None:
+        with open(scratch / "worker.log", "wb") as log:
+            proc = subprocess.Popen([sys.executable, "-m", "rnngrade.worker", str(scratch)],
+                                    stdout=log, stderr=subprocess.STDOUT, env=env,
+                                    start_new_session=True, cwd=scratch)
+            try:
+                return proc.wait(timeout=limit)
+            except subprocess.TimeoutExpired:
+                sandbox.kill_group(proc)
+                return None
+    proc = ctx.Process(target=_forked_worker, args=(str(scratch), env, os.getpid()),
+                       name=f"rnn-grade {scratch.name}")
+    proc.start()
+    proc.join(limit)
+    if proc.exitcode is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.join()
+        return None
+    return proc.exitcode
 
 
 # --------------------------------------------------------------------------- executors
@@ -768,4 +844,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m rnngrade.batch`: run the module's own functions, so that Dask pickles grade_task
+    # by name, not this __main__ copy by value (with the forkserver it reaches)
+    from rnngrade.batch import main as _main
+
+    sys.exit(_main())

@@ -1,7 +1,8 @@
-"""Grade ONE submission in a fresh process: ``python -m rnngrade.worker SCRATCH``.
+"""Grade ONE submission in a fresh process: ``main([SCRATCH])``.
 
 Started by ``rnngrade.batch.grade_task`` (on the local pool or on a Dask worker), never
-by hand. Everything here is the instructor's code; the student's code runs only inside the
+by hand: forked from the run's forkserver (``rnngrade.batch._run_worker``), or as
+``python -m rnngrade.worker SCRATCH`` where the caller may not fork (a daemonic Dask worker). Everything here is the instructor's code; the student's code runs only inside the
 Jupyter kernel, which the kernelspec written below starts through ``rnngrade/sandbox.py``.
 
 SCRATCH holds ``task.json``, the grading kit of the assignment (``kit/``: a scratch
@@ -558,7 +559,7 @@ def _nbgrader_config(scratch: Path, task: dict, limits: sandbox.Limits):
     )
     from traitlets.config import Config
 
-    from .nbgrader_ext import HideHiddenTests, MathAsMathML, offline_html
+    from .nbgrader_ext import HideHiddenTests, MathAsMathML, feedback_exporter, offline_html
 
     c = Config()
     c.CourseDirectory.root = str(scratch)
@@ -589,6 +590,7 @@ def _nbgrader_config(scratch: Path, task: dict, limits: sandbox.Limits):
     c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, _redact_class(), MathAsMathML,
                                         CSSHTMLHeaderPreprocessor]
     offline_html(c)  # the feedback page loads no MathJax from a CDN
+    feedback_exporter(c)
     return c
 
 
@@ -726,11 +728,11 @@ def _error_page(student: str, assignment: str, name: str, result: dict) -> str:
             f"so it scores 0.</p><ul>{items}</ul></body></html>")
 
 
-def _die_with_parent() -> None:
+def die_with_parent(parent: str | None) -> None:
     """Linux: be killed when the grading thread that started this process is gone (its
     rnn-grade or Dask worker killed), so that no orphan goes on grading for nobody; the
-    sandboxes started from here die with it (bubblewrap's --die-with-parent)."""
-    parent = os.environ.get("RNN_GRADE_PARENT")
+    sandboxes started from here die with it (bubblewrap's --die-with-parent). ``parent``: the
+    pid that should be this process's parent (None: whichever it is now)."""
     try:
         import ctypes
 
@@ -741,10 +743,17 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
+PROCESS_NAME = b"rnn-grade-task"  # what `ps` and /proc/PID/comm show for a grading process
+
+
 def main(argv: list[str]) -> int:
+    import ctypes
     import warnings
 
-    _die_with_parent()
+    try:
+        ctypes.CDLL(None).prctl(15, ctypes.c_char_p(PROCESS_NAME), 0, 0, 0)  # PR_SET_NAME
+    except (OSError, AttributeError):
+        pass
     warnings.filterwarnings("ignore", message=".*not in session.*")  # nbgrader's SQLAlchemy noise
     scratch = Path(argv[0]).resolve()
     try:
@@ -755,5 +764,6 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # started by rnngrade.batch where it cannot fork (on a Dask worker)
+    die_with_parent(os.environ.get("RNN_GRADE_PARENT"))
     sys.exit(main(sys.argv[1:]))

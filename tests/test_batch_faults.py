@@ -341,32 +341,47 @@ def test_separate_process_dask_cluster_gives_the_local_scores(tiny_class, local_
 
 # --------------------------------------------------------------------------- faults
 
-def _grading_child(parent_pid: int) -> dict | None:
-    """The task a process is grading now: its ``rnngrade.worker`` child's task.json."""
-    for stat in glob.glob("/proc/[0-9]*/stat"):
+def _grading_processes() -> dict[int, Path]:
+    """Every grading process (``rnngrade.worker.main`` names itself ``PROCESS_NAME``) and the task
+    folder it works in."""
+    from rnngrade.worker import PROCESS_NAME
+
+    found = {}
+    for comm in glob.glob("/proc/[0-9]*/comm"):
         try:
-            ppid = int(Path(stat).read_text().rsplit(")", 1)[1].split()[1])
-            if ppid != parent_pid:
-                continue
-            argv = Path(stat).with_name("cmdline").read_bytes().split(b"\0")
-            if b"rnngrade.worker" in argv:
-                return json.loads((Path(argv[argv.index(b"rnngrade.worker") + 1].decode()) / "task.json").read_text())
-        except (OSError, ValueError, IndexError):
+            if Path(comm).read_bytes().strip() == PROCESS_NAME:
+                found[int(Path(comm).parent.name)] = Path(os.readlink(Path(comm).with_name("cwd")))
+        except OSError:
             continue
+    return found
+
+
+def _ancestors(pid: int) -> set[int]:
+    seen = set()
+    while pid > 1 and pid not in seen:
+        seen.add(pid)
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+    return seen
+
+
+def _grading_child(parent_pid: int) -> dict | None:
+    """The task a process (a Dask worker, rnn-grade) is grading now: the task.json of a grading
+    process it started (directly, or through rnn-grade's forkserver)."""
+    for pid, folder in _grading_processes().items():
+        if parent_pid in _ancestors(pid):
+            try:
+                return json.loads((folder / "task.json").read_text())
+            except (OSError, ValueError):
+                continue
     return None
 
 
 def _workers_in(scratch: Path) -> list[int]:
-    """Grading processes (``rnngrade.worker``) whose scratch folder is under ``scratch``."""
-    pids = []
-    for cmdline in glob.glob("/proc/[0-9]*/cmdline"):
-        try:
-            argv = Path(cmdline).read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"rnngrade.worker" in argv and any(a.startswith(str(scratch).encode()) for a in argv):
-            pids.append(int(Path(cmdline).parent.name))
-    return pids
+    """Grading processes whose task folder is under ``scratch``."""
+    return [pid for pid, folder in _grading_processes().items() if folder.is_relative_to(scratch)]
 
 
 def test_dask_worker_killed_mid_batch_is_rescheduled_and_recorded_once(tiny_class, pg, cluster, tmp_path):
