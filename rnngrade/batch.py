@@ -205,6 +205,62 @@ def build_kit(course: Path, assignment: str, course_id: str) -> Kit:
         return Kit(assignment, buf.getvalue(), info)
 
 
+KIT_CACHE_ENV = "RNN_GRADE_KIT_CACHE"  # the default of --kit-cache
+
+
+def kit_key(course: Path, assignment: str, course_id: str) -> str:
+    """What a kit is made from, as one SHA-256: the assignment's ``solutions/`` folder (every
+    file), the course's ``nbgrader_config.py``, the course id, the versions of nbgrader and
+    nbformat, and the grader's own code (``rnngrade`` and ``autograder``, which decide what
+    goes into kit.json). Two kits with the same key are the same kit."""
+    import hashlib
+
+    import nbformat
+    import nbgrader
+
+    import autograder
+
+    h = hashlib.sha256(json.dumps([course_id, assignment, nbgrader.__version__, nbformat.__version__]).encode())
+    roots = [("solutions", course / "solutions" / assignment), ("config", course / "nbgrader_config.py"),
+             ("rnngrade", Path(__file__).parent), ("autograder", Path(autograder.__file__).parent)]
+    for label, root in roots:
+        files = sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts) \
+            if root.is_dir() else [root] if root.is_file() else []
+        for f in files:
+            h.update(f"{label}/{f.relative_to(root) if root.is_dir() else f.name}".encode() + b"\0")
+            h.update(hashlib.sha256(f.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def cached_kit(course: Path, assignment: str, course_id: str, cache: Path | None) -> Kit:
+    """``build_kit``, kept in the folder ``cache`` under its ``kit_key`` and read back from there
+    the next time (a resumed or repeated run, another exercise's run of the same course). Not
+    cached: a kit that holds an instructor's private data file (``_private_files``)."""
+    from .course import PRIVATE_DATA_VARIABLES
+    from .release import ReleaseError, refuse_reference_checkpoints
+
+    if cache is None or any(os.environ.get(v) for v in PRIVATE_DATA_VARIABLES):
+        return build_kit(course, assignment, course_id)
+    try:  # the same refusal as build_kit's: a reference checkpoint never goes unnoticed
+        refuse_reference_checkpoints(course / "solutions" / assignment)
+    except ReleaseError as e:
+        raise GradingError(str(e)) from None
+    path = Path(cache) / f"{kit_key(course, assignment, course_id)}.tar.gz"
+    try:
+        blob = path.read_bytes()
+        with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
+            info = json.load(tar.extractfile("kit.json"))
+        return Kit(assignment, blob, info)
+    except (OSError, KeyError, ValueError, tarfile.TarError):
+        pass
+    kit = build_kit(course, assignment, course_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_bytes(kit.blob)
+    os.replace(tmp, path)  # whole or not at all, whoever else writes the same kit
+    return kit
+
+
 def _private_files(folder: Path) -> dict[str, str]:
     """Copy the instructor's private data files named by ``course.PRIVATE_DATA_VARIABLES`` (set
     where ``rnn-grade`` runs) into ``folder``; return {variable: SHA-256 of the file}. They travel
@@ -571,7 +627,8 @@ def make_plan(args) -> Plan:
 
     fast_alembic()
     phases, t = {}, time.monotonic()
-    kits = {a: build_kit(course, a, args.course_id) for a in names}
+    cache = args.kit_cache or os.environ.get(KIT_CACHE_ENV)
+    kits = {a: cached_kit(course, a, args.course_id, Path(cache) if cache else None) for a in names}
     phases["kits_s"], t = round(time.monotonic() - t, 2), time.monotonic()
     spec = {a: {"notebooks": list(k.info["notebooks"]), "files": k.info["files"]} for a, k in kits.items()}
     try:
@@ -816,6 +873,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--require-sandbox", action="store_true", help="refuse to grade without bubblewrap")
     p.add_argument("--scratch", help="folder for the per-submission scratch folders (default: $TMPDIR)")
     p.add_argument("--keep-scratch", action="store_true", help="keep scratch folders (debugging)")
+    p.add_argument("--kit-cache", help="folder where each exercise's grading kit is kept and found again "
+                   f"by what it is made from (default: ${KIT_CACHE_ENV}, else none: built every run)")
     p.add_argument("--regrade", action="store_true", help="grade every submission again (default: "
                    "submissions this --out folder's journal.jsonl says were recorded, unchanged, are skipped)")
     p.add_argument("--db-wait", type=float, default=DB_WAIT_S, help="seconds to keep trying when the "

@@ -16,6 +16,26 @@ if str(ROOT) not in sys.path:
 pytest_plugins = ["tests.xdist_groups", "tests.timeline"]
 
 
+def pytest_configure(config):
+    """Every rnn-grade run of this test session (the test processes' and the ones they start)
+    keeps its grading kits in one folder (``rnngrade.batch.cached_kit``): the same course graded
+    twice builds its kits once. The folder is this session's, as the shared student runs are."""
+    import shutil
+    import time
+
+    from rnngrade.batch import KIT_CACHE_ENV
+
+    if KIT_CACHE_ENV in os.environ:
+        return
+    caches = ROOT / "_build" / "kit-cache"
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"run-{os.getpid()}"
+    if caches.is_dir():
+        for old in caches.iterdir():  # earlier sessions'
+            if old.name != run and time.time() - old.stat().st_mtime > 6 * 3600:
+                shutil.rmtree(old, ignore_errors=True)
+    os.environ[KIT_CACHE_ENV] = str(caches / run)
+
+
 @pytest.fixture(scope="module")
 def one_torch_thread():
     """One intra-op thread for a module's tiny models: faster, and fair to a busy machine

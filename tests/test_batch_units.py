@@ -680,3 +680,46 @@ def test_resume_skips_only_recorded_unchanged_submissions_that_are_in_the_gradeb
     assert [t.student for t in todo] == ["retry", "changed", "other-db", "lost"]
     todo, done = recovery.resume(plan, tmp_path, Namespace(**{**vars(args), "regrade": True}))
     assert done == {} and len(todo) == 5
+
+
+def test_a_cached_kit_is_the_built_kit_and_changes_with_what_it_is_made_from(tmp_path, monkeypatch):
+    """--kit-cache: the second run reads the kit the first one built (build_kit not called); a
+    changed solution notebook is a new kit; a run with a private data file neither reads nor
+    writes the cache (the instructor's private words never land in it)."""
+    import json
+
+    from rnngrade import batch, course
+    from tests.faults import tiny_class as tiny
+
+    crs = tiny.build_course(tmp_path / "tiny")
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("PATH", course.nbgrader_env()["PATH"])
+    for var in course.PRIVATE_DATA_VARIABLES:
+        monkeypatch.delenv(var, raising=False)
+    built = batch.cached_kit(crs, tiny.A, course.COURSE_ID, cache)
+    assert [p.name for p in cache.iterdir()] == [f"{batch.kit_key(crs, tiny.A, course.COURSE_ID)}.tar.gz"]
+
+    def no_build(*args):
+        raise AssertionError("build_kit called although the kit is in the cache")
+
+    with monkeypatch.context() as m:
+        m.setattr(batch, "build_kit", no_build)
+        again = batch.cached_kit(crs, tiny.A, course.COURSE_ID, cache)
+    assert again.blob == built.blob and again.info == built.info
+
+    import nbformat
+
+    path = crs / "solutions" / tiny.A / f"{tiny.A}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[0].source += "\n\nOne sentence more."
+    nbformat.write(nb, path)
+    changed = batch.cached_kit(crs, tiny.A, course.COURSE_ID, cache)
+    assert len(list(cache.iterdir())) == 2 and changed.blob != built.blob
+
+    secret = tmp_path / "private.txt"
+    secret.write_text("word W ER D\n")
+    monkeypatch.setenv(course.PRIVATE_DATA_VARIABLES[0], str(secret))
+    private = batch.cached_kit(crs, tiny.A, course.COURSE_ID, cache)
+    assert private.info["private"] and len(list(cache.iterdir())) == 2
+    assert not any(b"W ER D" in p.read_bytes() for p in cache.iterdir())
+    assert json.dumps(private.info) != json.dumps(changed.info)
