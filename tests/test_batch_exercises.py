@@ -108,6 +108,7 @@ def _flagged(out: Path) -> list[str]:
 
 
 def test_real_exercises_grade_as_expected_locally_and_on_dask(tmp_path):
+    import dask
     from distributed import LocalCluster
 
     cls, on_dask = tmp_path / "class", tmp_path / "dask-class"
@@ -116,8 +117,12 @@ def test_real_exercises_grade_as_expected_locally_and_on_dask(tmp_path):
     for student in {s for s, _ in expect} - {"solution", "release"}:
         shutil.move(cls / student, on_dask / student)
     _grade(cls, tmp_path / "local", "--workers", "2")
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None, silence_logs=logging.ERROR) as cluster:
+    # workers that are not daemonic processes fork each grading process from rnn-grade's
+    # forkserver, as the local pool does (the red-team's Dask test keeps Dask's default,
+    # daemonic workers: there each grading process is `python -m rnngrade.worker`)
+    with dask.config.set({"distributed.worker.daemon": False}), \
+            LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                         dashboard_address=None, silence_logs=logging.ERROR) as cluster:
         _grade(on_dask, tmp_path / "dask", "--scheduler", cluster.scheduler_address)
     local, dask = _cells(tmp_path / "local"), _cells(tmp_path / "dask")
     assert {s for s, _ in local} == {"solution", "release"}
