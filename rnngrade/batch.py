@@ -251,7 +251,7 @@ def cached_kit(course: Path, assignment: str, course_id: str, cache: Path | None
         with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
             info = json.load(tar.extractfile("kit.json"))
         return Kit(assignment, blob, info)
-    except (OSError, KeyError, ValueError, tarfile.TarError):
+    except (OSError, KeyError, TypeError, ValueError, tarfile.TarError):  # absent or damaged: build it
         pass
     kit = build_kit(course, assignment, course_id)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -461,9 +461,10 @@ def _run_worker(scratch: Path, limit: float) -> int | None:
     proc.join(limit)
     if proc.exitcode is None:
         try:
-            os.killpg(proc.pid, signal.SIGKILL)
+            os.killpg(proc.pid, signal.SIGKILL)  # the process and everything it started
         except ProcessLookupError:
             pass
+        proc.kill()  # and the process itself, had it not yet made its own session
         proc.join()
         return None
     return proc.exitcode

@@ -706,6 +706,9 @@ def test_a_cached_kit_is_the_built_kit_and_changes_with_what_it_is_made_from(tmp
         m.setattr(batch, "build_kit", no_build)
         again = batch.cached_kit(crs, tiny.A, course.COURSE_ID, cache)
     assert again.blob == built.blob and again.info == built.info
+    entry = next(cache.iterdir())
+    entry.write_bytes(b"not a kit")  # a damaged entry is built again, not trusted
+    assert batch.cached_kit(crs, tiny.A, course.COURSE_ID, cache).info == built.info
 
     import nbformat
 
