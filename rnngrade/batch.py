@@ -130,6 +130,16 @@ def discover(course: Path) -> list[str]:
     return sorted(p.name for p in sol.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
 
 
+def _refuse_reference_checkpoints(course: Path, assignment: str) -> None:
+    """``release.refuse_reference_checkpoints`` on the exercise's solutions, as a GradingError."""
+    from .release import ReleaseError, refuse_reference_checkpoints
+
+    try:
+        refuse_reference_checkpoints(course / "solutions" / assignment)
+    except ReleaseError as e:
+        raise GradingError(str(e)) from None
+
+
 def build_kit(course: Path, assignment: str, course_id: str) -> Kit:
     """Everything a worker needs to grade one assignment, made from the *release*.
 
@@ -148,12 +158,9 @@ def build_kit(course: Path, assignment: str, course_id: str) -> Kit:
     from autograder.integrity import module_aliases, protected_names
 
     from . import cleanroom
-    from .release import ReleaseError, checkpoint_patterns, refuse_reference_checkpoints
+    from .release import checkpoint_patterns
 
-    try:
-        refuse_reference_checkpoints(course / "solutions" / assignment)
-    except ReleaseError as e:
-        raise GradingError(str(e)) from None
+    _refuse_reference_checkpoints(course, assignment)
     with tempfile.TemporaryDirectory(prefix="rnn-grade-kit-") as tmp:
         tmp = Path(tmp)
         try:
@@ -218,17 +225,32 @@ def kit_key(course: Path, assignment: str, course_id: str) -> str:
     import nbformat
     import nbgrader
 
+    h = hashlib.sha256(json.dumps([course_id, assignment, nbgrader.__version__, nbformat.__version__,
+                                   _grader_digest()]).encode())
+    h.update(_files_digest("solutions", course / "solutions" / assignment).encode())
+    h.update(_files_digest("config", course / "nbgrader_config.py").encode())
+    return h.hexdigest()
+
+
+@functools.cache
+def _grader_digest() -> str:
+    """The grader's own code (``rnngrade`` and ``autograder``): read once per process, not once
+    per exercise."""
     import autograder
 
-    h = hashlib.sha256(json.dumps([course_id, assignment, nbgrader.__version__, nbformat.__version__]).encode())
-    roots = [("solutions", course / "solutions" / assignment), ("config", course / "nbgrader_config.py"),
-             ("rnngrade", Path(__file__).parent), ("autograder", Path(autograder.__file__).parent)]
-    for label, root in roots:
-        files = sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts) \
-            if root.is_dir() else [root] if root.is_file() else []
-        for f in files:
-            h.update(f"{label}/{f.relative_to(root) if root.is_dir() else f.name}".encode() + b"\0")
-            h.update(hashlib.sha256(f.read_bytes()).digest())
+    return _files_digest("rnngrade", Path(__file__).parent) + _files_digest("autograder", Path(autograder.__file__).parent)
+
+
+def _files_digest(label: str, root: Path) -> str:
+    """SHA-256 of a file, or of a folder's files (names and contents; no __pycache__)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    if root.is_file():
+        h.update(f"{label}/{root.name}".encode() + b"\0" + hashlib.sha256(root.read_bytes()).digest())
+    elif root.is_dir():
+        for f in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+            h.update(f"{label}/{f.relative_to(root)}".encode() + b"\0" + hashlib.sha256(f.read_bytes()).digest())
     return h.hexdigest()
 
 
@@ -237,14 +259,10 @@ def cached_kit(course: Path, assignment: str, course_id: str, cache: Path | None
     the next time (a resumed or repeated run, another exercise's run of the same course). Not
     cached: a kit that holds an instructor's private data file (``_private_files``)."""
     from .course import PRIVATE_DATA_VARIABLES
-    from .release import ReleaseError, refuse_reference_checkpoints
 
     if cache is None or any(os.environ.get(v) for v in PRIVATE_DATA_VARIABLES):
         return build_kit(course, assignment, course_id)
-    try:  # the same refusal as build_kit's: a reference checkpoint never goes unnoticed
-        refuse_reference_checkpoints(course / "solutions" / assignment)
-    except ReleaseError as e:
-        raise GradingError(str(e)) from None
+    _refuse_reference_checkpoints(course, assignment)  # as build_kit does: a cached kit is no way round it
     path = Path(cache) / f"{kit_key(course, assignment, course_id)}.tar.gz"
     try:
         blob = path.read_bytes()
