@@ -728,16 +728,22 @@ def _error_page(student: str, assignment: str, name: str, result: dict) -> str:
             f"so it scores 0.</p><ul>{items}</ul></body></html>")
 
 
+def _prctl(option: int, arg) -> bool:
+    """Linux's prctl(2) with one argument; False where there is none (another system)."""
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl(option, arg, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
 def die_with_parent(parent: str | None) -> None:
     """Linux: be killed when the grading thread that started this process is gone (its
     rnn-grade or Dask worker killed), so that no orphan goes on grading for nobody; the
     sandboxes started from here die with it (bubblewrap's --die-with-parent). ``parent``: the
     pid that should be this process's parent (None: whichever it is now)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
+    if not _prctl(1, signal.SIGKILL):  # PR_SET_PDEATHSIG
         return
     if parent and str(os.getppid()) != parent:  # the parent was gone before prctl
         os._exit(1)
@@ -747,13 +753,9 @@ PROCESS_NAME = b"rnn-grade-task"  # what `ps` and /proc/PID/comm show for a grad
 
 
 def main(argv: list[str]) -> int:
-    import ctypes
     import warnings
 
-    try:
-        ctypes.CDLL(None).prctl(15, ctypes.c_char_p(PROCESS_NAME), 0, 0, 0)  # PR_SET_NAME
-    except (OSError, AttributeError):
-        pass
+    _prctl(15, PROCESS_NAME)  # PR_SET_NAME
     warnings.filterwarnings("ignore", message=".*not in session.*")  # nbgrader's SQLAlchemy noise
     scratch = Path(argv[0]).resolve()
     try:
