@@ -32,6 +32,7 @@ import textwrap
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from unittest import mock
 
 import nbformat
 
@@ -220,24 +221,15 @@ def run_as_student(assignment: str) -> tuple[Path, float]:
     shutil.copytree(SOLUTIONS / assignment, work)
     nb_path = work / notebook_name(assignment)
     nb = nbformat.read(nb_path, as_version=4)
-    env_before = os.environ.pop("NBGRADER_EXECUTION", None)
     # the kernel is forked from this process's zygote, as the gradings' are (a fresh kernel's
-    # imports: about 2.5 CPU-s); JUPYTER_PATH finds its kernelspec
+    # imports: about 2.5 CPU-s); JUPYTER_PATH finds its kernelspec. Not graded: no NBGRADER_EXECUTION
     kernel_env = {k: v for k, v in zygote().env.items() if k != "NBGRADER_EXECUTION"}
-    path_before = os.environ.get("JUPYTER_PATH")
-    os.environ["JUPYTER_PATH"] = kernel_env["JUPYTER_PATH"]
     start = time.perf_counter()
-    try:
+    with mock.patch.dict(os.environ, {"JUPYTER_PATH": kernel_env["JUPYTER_PATH"]}):
+        os.environ.pop("NBGRADER_EXECUTION", None)
         client = nbclient.NotebookClient(nb, timeout=STUDENT_RUN_TIMEOUT, kernel_name="python3",
                                          resources={"metadata": {"path": str(work)}})
         client.execute(env=kernel_env)
-    finally:
-        if env_before is not None:
-            os.environ["NBGRADER_EXECUTION"] = env_before
-        if path_before is None:
-            os.environ.pop("JUPYTER_PATH", None)
-        else:
-            os.environ["JUPYTER_PATH"] = path_before
     seconds = time.perf_counter() - start
     nbformat.write(nb, nb_path)
     return work, seconds
