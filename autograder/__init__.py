@@ -21,7 +21,9 @@ integrity.snapshot()
 # move it out of the garbage collector's sight. pytest collects garbage after every test
 # cell's run (_pytest.unraisableexception), and with torch imported a full collection walks
 # about 240,000 objects: 0.13 s, twice per test cell, a quarter of a notebook's grading time.
-gc.collect()
+# No gc.collect() first: in a kernel that imported torch, numpy, matplotlib and pytest it finds
+# about ten garbage objects (left frozen: a few kilobytes) and costs 0.12 s in every kernel that
+# is not forked from an already frozen parent (rnngrade.zygote freezes its own imports).
 gc.freeze()
 
 __all__ = [

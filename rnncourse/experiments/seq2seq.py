@@ -25,6 +25,7 @@ from torch import nn
 
 from ..data import dates
 from ..train import train
+from .store import shared_run
 
 MAX_OUT = dates.TARGET_LEN + 1  # ten characters and <eos>
 
@@ -231,10 +232,14 @@ class ListRun:
     by_position: dict       # number of dates -> exact match of each date of the list, in order
 
 
+@shared_run  # chapters 6 and 7 both show the plain run: trained once per book build
 def train_list_translator(kind: str, steps: int, hidden_size: int, batch_size: int, lr: float,
                           max_dates: int, seed: int = 0, n_train: int = 20_000, n_test: int = 1_500
                           ) -> ListRun:
-    """Train ``kind`` ("plain" or "attention") on lists of 1..max_dates dates; measure it."""
+    """Train ``kind`` ("plain" or "attention") on lists of 1..max_dates dates; measure it.
+
+    In a book build, a second call with the same arguments returns the first call's run
+    (``store.shared_run``): its model, its measurements and its training seconds."""
     torch.manual_seed(seed)
     vocab = dates.LIST_TARGET_VOCAB
     cls = {"plain": PlainTranslator, "attention": AttentionTranslator}[kind]
