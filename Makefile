@@ -11,17 +11,21 @@ TORCH_SPEC ?= torch==2.13.0
 JOBS ?= 3
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: all book exercises test test-fast lint gpu-check clean help bench bench-class bench-g2p bundle grade
+.PHONY: all lock book exercises test test-fast lint gpu-check clean help bench bench-class bench-g2p bundle grade
 .DEFAULT_GOAL := all
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/:/'
 
-$(BIN)/.installed: pyproject.toml
+# torch (unless .venv has one), requirements-lock.txt and the course, without resolving again;
+# pip's resolver takes over where `pip check` finds the result inconsistent (scripts/install.py).
+$(BIN)/.installed: pyproject.toml requirements-lock.txt scripts/install.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q $(TORCH_SPEC)
-	$(BIN)/pip install -q -e ".[instructor,book,dev]"
+	$(BIN)/python -m scripts.install --torch "$(TORCH_SPEC)"
 	touch $@
+
+lock:  ## re-resolve pyproject.toml's dependencies into requirements-lock.txt (a scratch venv)
+	$(PYTHON) -m scripts.install --lock --torch "$(TORCH_SPEC)"
 
 all: exercises book  ## release exercises/ from solutions/ and build the HTML book
 

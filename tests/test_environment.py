@@ -54,3 +54,44 @@ def test_the_books_cell_limit_is_the_courses():
 
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     assert config["execute"]["timeout"] == CELL_TIMEOUT_S
+
+
+def test_the_lock_pins_a_version_pyproject_allows_for_every_dependency():
+    """requirements-lock.txt (scripts/install.py, `make lock`) holds one pinned version of each
+    dependency that pyproject.toml names, inside pyproject's range; torch and the course itself
+    are not in it (torch comes first and may be a GPU build)."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    from scripts import install
+
+    pins = {}
+    for line in install.pinned():
+        name, _, version = line.partition("==")
+        assert version and " " not in version, f"not a pin: {line!r}"
+        assert canonicalize_name(name) not in pins, f"pinned twice: {name}"
+        pins[canonicalize_name(name)] = version
+    assert "torch" not in pins and "rnn-course" not in pins and "pip" not in pins
+    py = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = [Requirement(r) for r in py["dependencies"]]
+    wanted += [Requirement(r) for group in ("instructor", "book", "dev") for r in py["optional-dependencies"][group]]
+    problems = []
+    for req in wanted:
+        name = canonicalize_name(req.name)
+        if name == "torch":
+            continue
+        if name not in pins:
+            problems.append(f"{req}: not in the lock")
+        elif not req.specifier.contains(pins[name], prereleases=True):
+            problems.append(f"{req}: the lock pins {pins[name]}")
+    assert not problems, "run `make lock`:\n" + "\n".join(problems)
+
+
+def test_the_environment_the_tests_run_in_is_consistent():
+    """`pip check` in .venv: what `make` installed from the lock (or the resolver's fallback)
+    has every dependency of every package at a version it accepts."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "pip", "check"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
