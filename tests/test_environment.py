@@ -95,3 +95,44 @@ def test_the_environment_the_tests_run_in_is_consistent():
 
     proc = subprocess.run([sys.executable, "-m", "pip", "check"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_install_falls_back_to_the_resolver_when_pip_check_fails(monkeypatch):
+    """scripts/install.py: torch (only when missing) and the lock's halves side by side, without
+    resolving; the course; then, where `pip check` fails, pip's resolver on pyproject.toml."""
+    import subprocess
+
+    from scripts import install
+
+    started, ran = [], []
+
+    class Job:
+        def __init__(self, args):
+            self.args = args
+            started.append(args)
+
+        def wait(self):
+            return 0
+
+    def run(args, **kw):
+        ran.append(args)
+        failing_check = args[-1] == "check"
+        return subprocess.CompletedProcess(args, 1 if failing_check else 0, "torch 9 needs sympy 0", "")
+
+    monkeypatch.setattr(install.subprocess, "Popen", Job)
+    monkeypatch.setattr(install.subprocess, "run", run)
+    monkeypatch.setattr(install, "has_torch", lambda: False)
+    install.install("torch==2.13.0", "instructor,book,dev")
+    assert len(started) == 3 and all("--no-deps" in a for a in started)
+    assert sum("torch==2.13.0" in a for a in started) == 1
+    halves = [a[a.index("-r") + 1] for a in started if "-r" in a]
+    assert len(halves) == 2
+    assert ran[-1][-2:] == ["-e", f"{install.ROOT}[instructor,book,dev]"] and "--no-deps" not in ran[-1]
+
+    started.clear(), ran.clear()
+    monkeypatch.setattr(install, "has_torch", lambda: True)  # a GPU user's torch: left alone
+    monkeypatch.setattr(install.subprocess, "run",
+                        lambda args, **kw: ran.append(args) or subprocess.CompletedProcess(args, 0, "", ""))
+    install.install("torch==2.13.0", "instructor,book,dev")
+    assert len(started) == 2 and not any("torch==2.13.0" in a for a in started)
+    assert ran[-1][-1] == "check", "no resolver run where pip check passes"
