@@ -47,8 +47,8 @@ def has_torch() -> bool:
 
 def install(torch_spec: str, extras: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        halves = []
-        for i, part in enumerate((pinned()[0::2], pinned()[1::2])):
+        pins, halves = pinned(), []
+        for i, part in enumerate((pins[0::2], pins[1::2])):
             path = Path(tmp) / f"lock-{i}.txt"
             path.write_text("\n".join(part) + "\n")
             halves.append(path)

@@ -20,19 +20,14 @@ def pytest_configure(config):
     """Every rnn-grade run of this test session (the test processes' and the ones they start)
     keeps its grading kits in one folder (``rnngrade.batch.cached_kit``): the same course graded
     twice builds its kits once. The folder is this session's, as the shared student runs are."""
-    import shutil
-    import time
-
     from rnngrade.batch import KIT_CACHE_ENV
+    from tests.harness import remove_earlier_sessions
 
     if KIT_CACHE_ENV in os.environ:
         return
     caches = ROOT / "_build" / "kit-cache"
     run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"run-{os.getpid()}"
-    if caches.is_dir():
-        for old in caches.iterdir():  # earlier sessions'
-            if old.name != run and time.time() - old.stat().st_mtime > 6 * 3600:
-                shutil.rmtree(old, ignore_errors=True)
+    remove_earlier_sessions(caches, keep=run)
     os.environ[KIT_CACHE_ENV] = str(caches / run)
 
 

@@ -235,6 +235,18 @@ def run_as_student(assignment: str) -> tuple[Path, float]:
     return work, seconds
 
 
+SESSION_MAX_AGE_S = 6 * 3600  # a test session's shared folder older than this is an earlier session's
+
+
+def remove_earlier_sessions(folder: Path, keep: str) -> None:
+    """Delete the per-session folders in ``folder`` (shared student runs, kit caches) that are not
+    ``keep`` and were last changed more than ``SESSION_MAX_AGE_S`` ago."""
+    if folder.is_dir():
+        for old in folder.iterdir():
+            if old.name != keep and time.time() - old.stat().st_mtime > SESSION_MAX_AGE_S:
+                shutil.rmtree(old, ignore_errors=True)
+
+
 def shared_student_run(assignment: str) -> tuple[Path, float]:
     """``run_as_student`` once per test session, whichever xdist worker asks first.
 
@@ -249,9 +261,7 @@ def shared_student_run(assignment: str) -> tuple[Path, float]:
         return run_as_student(assignment)
     runs = ROOT / "_build" / "student-runs"
     runs.mkdir(parents=True, exist_ok=True)
-    for old in runs.iterdir():  # earlier sessions' runs
-        if old.name != run_id and time.time() - old.stat().st_mtime > 6 * 3600:
-            shutil.rmtree(old, ignore_errors=True)
+    remove_earlier_sessions(runs, keep=run_id)
     shared = runs / run_id / assignment
     shared.parent.mkdir(exist_ok=True)
     with open(runs / run_id / f"{assignment}.lock", "w") as lock:
