@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from . import integrity
-from .markers import HIDDEN_BEGIN, HIDDEN_END
+from .markers import hidden_ranges
 from .points import cell_points, shown
 
 # Options for every run. The order does not matter to pytest; the reasons do:
@@ -195,18 +195,6 @@ def _failed_upstream(tests: dict, namespace: dict, this_cell: str, own: set[str]
                   if n in _UNIT_PASSED and _UNIT_PASSED[n] == (namespace[n], False))
 
 
-def _hidden_line_ranges(filename: str) -> list[tuple[int, int]]:
-    """1-based inclusive line ranges between hidden-test markers in a cell's source."""
-    ranges, start = [], None
-    for lineno, line in enumerate(linecache.getlines(filename), start=1):
-        if HIDDEN_BEGIN in line:
-            start = lineno
-        elif HIDDEN_END in line and start is not None:
-            ranges.append((start, lineno))
-            start = None
-    return ranges
-
-
 def _cell_tests(namespace: dict, filename: str) -> dict[str, types.FunctionType]:
     """The ``test_*`` functions compiled from the cell ``filename``, in definition order."""
     tests = {}
@@ -323,7 +311,7 @@ def run_tests(points: float, *, title: str = "") -> float:
     tests = _cell_tests(namespace, filename)
     if not tests:
         raise TestCellError("run_tests() found no test_* functions defined in this cell")
-    hidden = _hidden_line_ranges(filename)
+    hidden = hidden_ranges(linecache.getlines(filename))
 
     def is_hidden(fn) -> bool:
         line = getattr(fn, "__wrapped__", fn).__code__.co_firstlineno

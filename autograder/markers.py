@@ -9,3 +9,16 @@ the instructor's tools (``rnngrade``) read all four.
 SOLUTION_BEGIN, SOLUTION_END = "BEGIN SOLUTION", "END SOLUTION"
 HIDDEN_BEGIN, HIDDEN_END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
 MARKERS = (SOLUTION_BEGIN, SOLUTION_END, HIDDEN_BEGIN, HIDDEN_END)
+
+
+def hidden_ranges(lines) -> list[tuple[int, int]]:
+    """The (first, last) 1-based line numbers of each hidden-test block among ``lines``
+    (a cell's source split into lines), the marker lines included."""
+    ranges, start = [], None
+    for lineno, line in enumerate(lines, start=1):
+        if HIDDEN_BEGIN in line:
+            start = lineno
+        elif HIDDEN_END in line and start is not None:
+            ranges.append((start, lineno))
+            start = None
+    return ranges

@@ -246,7 +246,7 @@ def _test_cell_statements(source: str) -> list[ast.stmt]:
 
 # --------------------------------------------------------------------------- the input
 
-from .course import HIDDEN_BEGIN, HIDDEN_END  # noqa: E402 - the markers' one home
+from .course import hidden_ranges  # noqa: E402 - the markers' one home
 
 
 def course_cells(nb: dict) -> list[dict]:
@@ -279,22 +279,10 @@ def _calls_run_tests(source: str) -> bool:
         return False
 
 
-def _hidden_ranges(source: str) -> list[tuple[int, int]]:
-    """The (first, last) line numbers of each hidden-test block of a cell."""
-    ranges, start = [], None
-    for lineno, line in enumerate(source.split("\n"), start=1):
-        if HIDDEN_BEGIN in line:
-            start = lineno
-        elif HIDDEN_END in line and start is not None:
-            ranges.append((start, lineno))
-            start = None
-    return ranges
-
-
 def test_names(source: str) -> tuple[list[str], list[str]]:
     """(every ``test_*`` function of a test cell, those inside hidden-test blocks)."""
     tree = ast.parse(python_source(source))
-    ranges = _hidden_ranges(source)
+    ranges = hidden_ranges(source.split("\n"))
     tests, hidden = [], []
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
@@ -309,7 +297,7 @@ def hidden_bindings(source: str) -> set[str]:
     helpers and data: ``_HELDOUT = oracle.heldout_lexicon()``). The scoring run keeps them in
     the instructor's namespace only: the student's functions, whose globals are the student's
     namespace, cannot look them up (exercise 8's private test words, their pronunciations)."""
-    ranges = _hidden_ranges(source)
+    ranges = hidden_ranges(source.split("\n"))
     names: set[str] = set()
     for node in ast.parse(python_source(source)).body:
         if not any(a <= node.lineno <= b for a, b in ranges):

@@ -32,6 +32,7 @@ from autograder.markers import (  # noqa: E402, F401 - the contract names them t
     MARKERS,
     SOLUTION_BEGIN,
     SOLUTION_END,
+    hidden_ranges,
 )
 
 # Files in an assignment folder that nbgrader never copies (releasing or grading).
