@@ -6,7 +6,7 @@ Shared by the book and the exercises. It never contains an exercise's solution.
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .device import pick_device
 from .env import is_grading
-from .train import train
+from .train import train, warmup_cosine
 
 __all__ = [
     "CheckpointError",
@@ -15,4 +15,5 @@ __all__ = [
     "pick_device",
     "is_grading",
     "train",
+    "warmup_cosine",
 ]

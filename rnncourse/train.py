@@ -5,6 +5,7 @@ Models follow one shape: ``forward(x, targets=None) -> (logits, loss)``.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -30,6 +31,21 @@ class History:
     stopped_early: bool = False
 
 
+def warmup_cosine(steps: int, warmup: int = 200, floor: float = 0.05) -> Callable[[int], float]:
+    """A learning-rate schedule for ``train(..., schedule=...)``: the factor by which step ``t``
+    (0-based) scales ``lr``. It rises linearly over ``warmup`` steps (Adam's first steps, with
+    its moment estimates still poor, are the ones most likely to throw a recurrent network off),
+    then falls along half a cosine to ``floor`` at the last step: large steps while the loss is
+    far from a minimum, small ones at the end, so that the final weights settle instead of
+    jumping about the bottom of the valley with the batches' noise."""
+    def factor(t: int) -> float:
+        if t < warmup:
+            return (t + 1) / warmup
+        done = (t - warmup) / max(1, steps - 1 - warmup)
+        return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * min(1.0, done)))
+    return factor
+
+
 def train(
     model: torch.nn.Module,
     batches: Iterator[tuple[torch.Tensor, torch.Tensor]],
@@ -45,6 +61,7 @@ def train(
     time_limit: float | None = None,
     progress: bool = True,
     autocast: torch.dtype | None = None,
+    schedule: Callable[[int], float] | None = None,
 ) -> History:
     """Train with AdamW, optional global-norm clipping, periodic evaluation.
 
@@ -52,9 +69,12 @@ def train(
     returns a score where higher is better; training stops early once it reaches
     ``target``, or when ``time_limit`` seconds have passed. ``autocast`` (e.g.
     ``torch.bfloat16`` on CUDA) runs the forward pass in mixed precision; evaluation does not.
+    ``schedule(t)`` scales ``lr`` at step ``t`` (0-based), e.g. ``warmup_cosine(steps)``; without
+    it the rate stays ``lr``.
     """
     model.to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule) if schedule is not None else None
     hist = History()
     start = time.perf_counter()
     bar = tqdm(range(1, steps + 1), disable=not progress, leave=False)
@@ -68,6 +88,8 @@ def train(
         if clip_norm is not None:
             torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
         opt.step()
+        if sched is not None:
+            sched.step()
         hist.steps.append(step)
         hist.loss.append(loss.item())
         if evaluate is not None and (step % eval_every == 0 or step == steps):
