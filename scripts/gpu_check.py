@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime
 import functools
 import io
 import itertools
@@ -351,6 +352,17 @@ def check_g2p(device: torch.device, out: Path, quick: bool, full: bool = False) 
     preds_cpu, preds_dev = ns["pronounce"](cpu_model, test_words), ns["pronounce"](device_model, test_words)
     wer_cpu = {"wer": word_error_rate(preds_cpu, refs), "per": phoneme_error_rate(preds_cpu, refs)}
     wer_dev = {"wer": word_error_rate(preds_dev, refs)}
+    # the published CMUdict figures count a word right whatever its stress digits: the same
+    # predictions, scored with stress removed from them and from the references
+    refs_plain = P.references(test_words, heldout, stress=False)
+    plain = [P.strip_stress(p) for p in preds_cpu]
+    wer_plain = {"wer": word_error_rate(plain, refs_plain), "per": phoneme_error_rate(plain, refs_plain)}
+    # and on every test word, as chapter 8's side-by-side table scores its models (stress removed)
+    every = evenly_spaced(heldout, 200) if quick else sorted(heldout)  # a smoke test: 200 of them
+    every_preds = [P.strip_stress(p) for p in ns["pronounce"](cpu_model, every)]
+    every_refs = P.references(every, heldout, stress=False)
+    every_plain = {"words": len(every), "wer": round(word_error_rate(every_preds, every_refs), 4),
+                   "per": round(phoneme_error_rate(every_preds, every_refs), 4)}
     preds_identical = preds_cpu == preds_dev
     report = dict(
         exercise=G2P, device=str(device), config=ns["CONFIG"], full_configuration_forced=full,
@@ -358,7 +370,10 @@ def check_g2p(device: torch.device, out: Path, quick: bool, full: bool = False) 
         train_seconds=round(hist.seconds, 2), cell_seconds=round(wall, 2), printed=printed.getvalue().strip(),
         validation_wer_curve=evals, tiers=list(G2P_TIERS), seconds_and_steps_to_tier=tiers,
         test_wer_cpu=round(wer_cpu["wer"], 4), test_per_cpu=round(wer_cpu["per"], 4),
-        test_wer_device=round(wer_dev["wer"], 4), predictions_identical=bool(preds_identical),
+        test_wer_device=round(wer_dev["wer"], 4),
+        test_wer_without_stress=round(wer_plain["wer"], 4), test_per_without_stress=round(wer_plain["per"], 4),
+        every_test_word_without_stress=every_plain,
+        predictions_identical=bool(preds_identical),
         grades_identically=round(wer_cpu["wer"], 6) == round(wer_dev["wer"], 6),
         tiers_passed=sum(wer_cpu["wer"] <= t for t in G2P_TIERS),
     )
@@ -389,7 +404,13 @@ def g2p_markdown(r: dict) -> list[str]:
              f"- test words ({G2P_TEST_SAMPLE}, the grader's sample): WER {r['test_wer_cpu']} on the CPU, "
              f"{r['test_wer_device']} on the device (identical predictions: {r['predictions_identical']}); "
              f"PER {r['test_per_cpu']}; tiers passed {r['tiers_passed']} of {len(r['tiers'])}",
+             f"- the same predictions with stress removed (as the published CMUdict figures count): "
+             f"WER {r.get('test_wer_without_stress', '-')}, PER {r.get('test_per_without_stress', '-')}",
              "", "| WER tier (validation sample as the proxy) | seconds | steps |", "|---|---:|---:|"]
+    if "every_test_word_without_stress" in r:
+        every = r["every_test_word_without_stress"]
+        lines[-3:-3] = [f"- every test word ({every['words']}), stress removed (chapter 8's table): "
+                        f"WER {every['wer']}, PER {every['per']}"]
     for t in r["tiers"]:
         hit = r["seconds_and_steps_to_tier"][str(t)]
         lines.append(f"| {t} | {hit[0] if hit else '-'} | {hit[1] if hit else 'not reached'} |")
@@ -406,7 +427,8 @@ def markdown(results: dict) -> str:
     names = ", ".join(r["exercise"] for r in results["exercises"])
     lines = [f"# GPU check: {names}", "",
              f"- device: {env['device']} ({env.get('gpu_name') or 'no GPU'}), torch {env['torch']}, "
-             f"quick={env['quick']}, total {results['total_seconds']:.0f} s", ""]
+             f"quick={env['quick']}, total {results['total_seconds']:.0f} s"
+             + (f", run on {env['date']}" if env.get("date") else ""), ""]
     dated = [r for r in results["exercises"] if r["exercise"] != G2P]
     if dated:
         lines += ["| exercise | steps run | train s | val EM | bar | s to bar | steps to bar | "
@@ -460,7 +482,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{torch.cuda.is_available()}): everything runs on {device}", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    env = dict(device=str(device), torch=torch.__version__, python=platform.python_version(),
+    env = dict(date=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d"), device=str(device), torch=torch.__version__, python=platform.python_version(),
                quick=args.quick, cpu_threads=torch.get_num_threads(), cpu_count=os.cpu_count(),
                gpu_name=torch.cuda.get_device_name(device) if device.type == "cuda" else None)
     results = dict(environment=env, exercises=[])

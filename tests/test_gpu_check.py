@@ -1,6 +1,7 @@
 """`python -m scripts.gpu_check` (make gpu-check) runs end to end on the CPU (--quick) and writes its report."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -24,6 +25,11 @@ def test_gpu_check_quick_on_cpu(tmp_path):
         "0.65", "0.55", "0.45", "0.4"}
     assert len(g2p["validation_wer_curve"]) == 2 and all(0 <= w <= 1 for _, w in g2p["validation_wer_curve"])
     assert 0 <= g2p["test_wer_cpu"] <= 1 and g2p["steps_run"] == 20
+    # stress removed, fewer predictions can be wrong: as the published figures count
+    assert 0 <= g2p["test_wer_without_stress"] <= g2p["test_wer_cpu"]
+    assert g2p["every_test_word_without_stress"]["words"] == 200  # --quick: 200 of the test words
+    assert 0 <= g2p["every_test_word_without_stress"]["wer"] <= 1
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", report["environment"]["date"])  # the day it ran (UTC)
     assert {t["device"] for t in g2p["timings"]} == {"cpu"} and g2p["cpu2_over_device_ratio"] > 0
     for r in report["exercises"][:2]:
         assert r["grades_identically"] and r["predictions_identical"] and r["greedy_identical"]

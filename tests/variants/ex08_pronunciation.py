@@ -3,8 +3,8 @@ one correct alternative, and what the solution scores when its model trained on 
 
 from tests.harness import SAVED_BEFORE_TRAINING, never_trained
 
-# The notebook's CPU configuration (2,000 steps, no GPU) reaches WER ~0.49 on the validation and the
-# test words: the two visible tiers (0.8, 0.6) and the first two hidden ones (0.65, 0.55) of the
+# The notebook's CPU configuration (2,000 steps, no GPU) reaches WER 0.474 on the validation sample
+# and 0.463 on the test words (python -m scripts.gpu_check --device cpu --only ex08_pronunciation): the two visible tiers (0.8, 0.6) and the first two hidden ones (0.65, 0.55) of the
 # trained-model cell, not 0.45 and 0.40. Where the suite trains on a CPU, that cell's expected score
 # is this share of its points (every other cell: full marks); with a GPU, full marks everywhere.
 CPU_EXPECTED = {"test_trained_model": 4 / 6}
@@ -45,7 +45,9 @@ VARIANTS = {
     "decoder_attends_to_the_padding": {
         "cell": "attention_decoder",
         "replace": [('scores = scores.masked_fill(~mask.unsqueeze(1), float("-inf"))', "pass")],
-        "loses": ["test_attention_decoder", "test_trained_model"],
+        # the memory is 0 at the padding, so a padded letter only dilutes the attention: trained
+        # with the notebook's schedule, the CPU model still reaches the solution's tier
+        "loses": ["test_attention_decoder"],
         "message": "set the scores where mask is False to -inf",
     },
     "beam_shares_the_first_state": {
