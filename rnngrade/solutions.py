@@ -18,6 +18,7 @@ printing them.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -38,6 +39,18 @@ def code_cells(assignment: str, source: Path = SOLUTIONS) -> list[tuple[str, dic
         code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("%"))
         out.append((meta.get("grade_id", ""), meta, code))
     return out
+
+
+def solution_digest(assignment: str, source: Path = SOLUTIONS) -> str:
+    """sha256 of the code of the solution notebook's cells that are not tests (nbgrader's
+    ``grade`` is false): everything a training run of the solution depends on. A stored result
+    of such a run (``make bench-g2p``) names it, so a reader of the result can tell whether the
+    notebook has changed since."""
+    digest = hashlib.sha256()
+    for grade_id, meta, code in code_cells(assignment, source):
+        if not meta.get("grade"):
+            digest.update(f"{grade_id}\0{code}\0".encode())
+    return digest.hexdigest()
 
 
 def run_cell(ns: dict, assignment: str, grade_id: str, code: str) -> None:

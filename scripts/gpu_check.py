@@ -50,7 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 import torch  # noqa: E402
 
-from rnngrade.solutions import code_cells, run_cell  # noqa: E402 - reads the notebooks as JSON: no Jupyter stack needed
+from rnngrade.solutions import code_cells, run_cell, solution_digest  # noqa: E402 - reads the notebooks as JSON: no Jupyter stack needed
 
 # Which notebook, which classes, the cell that trains, the cells never to run here, and the
 # grader's full-marks bar on unseen dates (the last threshold of the hidden test).
@@ -366,6 +366,7 @@ def check_g2p(device: torch.device, out: Path, quick: bool, full: bool = False) 
     preds_identical = preds_cpu == preds_dev
     report = dict(
         exercise=G2P, device=str(device), config=ns["CONFIG"], full_configuration_forced=full,
+        solution_digest=solution_digest(G2P),
         steps_run=hist.steps[-1] if hist.steps else 0,
         train_seconds=round(hist.seconds, 2), cell_seconds=round(wall, 2), printed=printed.getvalue().strip(),
         validation_wer_curve=evals, tiers=list(G2P_TIERS), seconds_and_steps_to_tier=tiers,
