@@ -1,5 +1,6 @@
 """The book builds strictly (chapters executed, warnings are errors) and leaks nothing."""
 
+import json
 import re
 
 import pytest
@@ -44,3 +45,16 @@ def test_no_solution_notebooks_in_the_build(build):
     for p in HTML.rglob("*.ipynb"):
         if p.name in names:
             assert "BEGIN SOLUTION" not in p.read_text(), f"{p} is a solution notebook"
+
+
+def test_chapter8_shows_the_stored_reference_run(build):
+    """Chapter 8's side-by-side table reads exercise 8's stored full-configuration run back
+    (docs/benchmarks/g2p-cpu.json, written by make bench-g2p) with its date and scores."""
+    stored = json.loads((ROOT / "docs" / "benchmarks" / "g2p-cpu.json").read_text())
+    every = next(r for r in stored["exercises"]
+                 if r["exercise"] == "ex08_pronunciation")["every_test_word_without_stress"]
+    html = re.sub(r"<[^>]+>", "", (HTML / "book" / "ch08_pronunciation.html").read_text())
+    assert "reference solution, full configuration" in html, "chapter 8 has no row for the stored run"
+    page = html[html.index("reference solution, full configuration"):][:600]
+    assert f"{every['wer']:.1%}" in page and f"{every['per']:.1%}" in page, page
+    assert stored["environment"]["date"] in page, page
