@@ -12,7 +12,8 @@ grader loads the checkpoint's weights into the course's own implementation of th
 ``rnncourse.experiments.g2p.G2P`` (a bidirectional GRU encoder, a projected bridge, a GRU decoder
 with scaled "general" attention), and decodes greedily there. Student code cannot change the
 comparison: it does not run, in this process or elsewhere; only the safetensors file (plain
-tensors) and the JSON of constructor arguments (checked: five integers in range) are read.
+tensors) and the JSON of constructor arguments (checked: five integers in range, and optionally
+the training dropout, a probability that plays no part in decoding) are read.
 
 The rule. ``n`` words on each side; ``gap = WER(test) - WER(train)``, with the standard error of
 a difference of two proportions ``se = sqrt(p_test (1 - p_test) / n + p_train (1 - p_train) / n)``.
@@ -39,6 +40,7 @@ SEED = 8_0808     # which training words match the test words
 FITS = 0.30       # a model with at most this WER on its training words "fits" them
 MIN_GAP = 0.03    # the smallest test-minus-train WER gap that is not "implausibly close"
 INIT_ARGS = ("n_letters", "n_phonemes", "embed_dim", "hidden_size", "decoder_size")
+OPTIONAL_ARGS = ("dropout",)  # training only: the model decodes without it
 
 # exercise 8's weight names -> rnncourse.experiments.g2p.G2P's
 RENAME = {"encoder.embedding.": "letter_embed.", "encoder.rnn.": "encoder.", "encoder.bridge.": "bridge_h.",
@@ -84,10 +86,12 @@ def load_reference(folder: Path, stem: str = CHECKPOINT):
     except (ValueError, UnicodeDecodeError) as e:
         raise CheckError(f"{stem}.json is not JSON ({e})") from None
     kwargs = meta.get("init_kwargs") if isinstance(meta, dict) else None  # rnncourse.save_checkpoint's format
-    if not isinstance(kwargs, dict) or set(kwargs) != set(INIT_ARGS) or not all(
-            type(kwargs[k]) is int and 1 <= kwargs[k] <= 4096 for k in INIT_ARGS):
+    if not isinstance(kwargs, dict) or not set(INIT_ARGS) <= set(kwargs) <= set(INIT_ARGS + OPTIONAL_ARGS) or not all(
+            type(kwargs[k]) is int and 1 <= kwargs[k] <= 4096 for k in INIT_ARGS) or not (
+            type(kwargs.get("dropout", 0.0)) in (int, float) and 0 <= kwargs.get("dropout", 0.0) < 1):
         raise CheckError(f"{stem}.json is not exercise 8's constructor arguments ({', '.join(INIT_ARGS)}: "
-                         "integers from 1 to 4096)")
+                         "integers from 1 to 4096; dropout, if given: a number from 0 to below 1)")
+    kwargs = {k: kwargs[k] for k in INIT_ARGS}
     import torch  # only now: a submission without a valid checkpoint costs no import
     from safetensors.torch import load_file
 

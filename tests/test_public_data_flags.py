@@ -107,7 +107,7 @@ def test_the_check_measures_the_model_the_tests_grade(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     ns = _solution_namespace()
     torch.manual_seed(3)
-    model = ns["G2PModel"](embed_dim=8, hidden_size=12, decoder_size=20).eval()
+    model = ns["G2PModel"](embed_dim=8, hidden_size=12, decoder_size=20, dropout=0.3).eval()
     with torch.no_grad():  # a sharper output layer: greedy decoding then says something
         model.decoder.out.weight.mul_(8)
     ns["save_checkpoint"](model, D.CHECKPOINT, model.init_kwargs)
@@ -196,6 +196,12 @@ HOSTILE = {
         {**m, "init_kwargs": {**m["init_kwargs"], "cell": "lstm"}})),
     "a_float_size": lambda f: _edit_json(f, lambda m: json.dumps(
         {**m, "init_kwargs": {**m["init_kwargs"], "embed_dim": 4.0}})),
+    "dropout_not_a_probability": lambda f: _edit_json(f, lambda m: json.dumps(
+        {**m, "init_kwargs": {**m["init_kwargs"], "dropout": 1.5}})),
+    "dropout_as_text": lambda f: _edit_json(f, lambda m: json.dumps(
+        {**m, "init_kwargs": {**m["init_kwargs"], "dropout": "0.3"}})),
+    "an_unknown_argument": lambda f: _edit_json(f, lambda m: json.dumps(
+        {**m, "init_kwargs": {**m["init_kwargs"], "layers": 2}})),
     "huge_sizes_small_weights": lambda f: _edit_json(f, lambda m: json.dumps(
         {**m, "init_kwargs": {**m["init_kwargs"], "hidden_size": 4096, "decoder_size": 4096}})),
     "an_extra_weight": lambda f: _edit_weights(f, lambda s: {**s, "decoder.lookup_table": torch.zeros(3)}),
