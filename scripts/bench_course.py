@@ -28,7 +28,6 @@ import argparse
 import json
 import os
 import re
-import resource
 import shutil
 import sys
 import time
@@ -172,8 +171,12 @@ def _score(cell) -> float | None:
     return None
 
 
-def training_figures(executed: Path) -> dict:
-    """Seconds of the training cell(s), and the score of the checkpoint-grading cell(s)."""
+def training_figures(executed: Path, assignment: str) -> dict:
+    """Seconds of the training cell(s), and the score of the checkpoint-grading cell(s), against what
+    the solution is expected to score on this machine (``harness.expected_score``: full marks, or
+    ``CPU_EXPECTED``'s tier where the notebook's CPU configuration is not meant for full marks)."""
+    from tests import harness
+
     nb = nbformat.read(executed, as_version=4)
     train_s, graded, errors = 0.0, [], []
     for cell in nb.cells:
@@ -184,10 +187,12 @@ def training_figures(executed: Path) -> dict:
         if "is_grading()" in src and "save_checkpoint" in src:
             train_s += _cell_seconds(cell) or 0.0
         if meta.get("grade") and not meta.get("solution") and "load_checkpoint" in src:
-            graded.append((meta.get("grade_id"), _score(cell), float(meta.get("points", 0))))
+            points = float(meta.get("points", 0))
+            graded.append((meta.get("grade_id"), _score(cell), points,
+                           harness.expected_score(assignment, meta.get("grade_id"), points)))
         errors += [f"{meta.get('grade_id') or 'cell'}: {o.ename}" for o in cell.get("outputs", [])
                    if o.get("output_type") == "error"]
-    full = bool(graded) and all(s is not None and s >= p for _, s, p in graded)
+    full = bool(graded) and all(s is not None and s >= e - 0.01 for _, s, _, e in graded)
     return {"train_seconds": round(train_s, 1), "threshold_cells": graded,
             "threshold_reached": full, "errors": errors}
 
@@ -216,6 +221,14 @@ def autograde_seconds(assignment: str, student_dir: Path) -> float:
     return round(time.perf_counter() - t0, 1)
 
 
+def _machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy since boot (/proc/stat: all but idle and iowait)."""
+    from tests.timeline import _cpu_times
+
+    total, idle = _cpu_times()
+    return (total - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def exercise_figures(names: list[str]) -> dict:
     from tests import harness
 
@@ -223,14 +236,14 @@ def exercise_figures(names: list[str]) -> dict:
     for name in names:
         print(f"[bench] {name}: running the solution notebook as a student ...", flush=True)
         entry: dict = {}
-        ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        busy0 = _machine_busy_seconds()
         try:
             student_dir, seconds = harness.run_as_student(name)
-            ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
             entry["notebook_seconds"] = round(seconds, 1)
-            # user + system seconds of the kernel: what the run costs on an idle machine
-            entry["notebook_cpu_seconds"] = round(ru1.ru_utime - ru0.ru_utime + ru1.ru_stime - ru0.ru_stime, 1)
-            entry.update(training_figures(student_dir / harness.notebook_name(name)))
+            # the kernel is forked from the harness's zygote, not a child of this process, so its CPU
+            # time is not in RUSAGE_CHILDREN: the machine's busy seconds instead (right on an idle machine)
+            entry["notebook_cpu_seconds"] = round(_machine_busy_seconds() - busy0, 1)
+            entry.update(training_figures(student_dir / harness.notebook_name(name), name))
             print(f"[bench] {name}: autograding the solution ...", flush=True)
             entry["autograde_seconds"] = autograde_seconds(name, student_dir)
         except Exception as e:  # noqa: BLE001 - one broken exercise must not hide the others
@@ -285,8 +298,9 @@ def render(data: dict) -> str:
             rows.append((f"`{name}`: reference model to threshold", f"FAILED: {ex['failure']}",
                          f"<= {GOALS['train_s']:.0f} s", "NOT met"))
             continue
-        cells = ", ".join(f"{g} {s:g}/{p:g}" if s is not None else f"{g} no score"
-                          for g, s, p in ex["threshold_cells"])
+        cells = ", ".join((f"{g} {s:g}/{p:g}" if s is not None else f"{g} no score")
+                          + (f" (expected here: {e:.3g})" if e < p else "")
+                          for g, s, p, *rest in ex["threshold_cells"] for e in [rest[0] if rest else p])
         t = ex["train_seconds"]
         cpu = f", whole notebook {ex['notebook_cpu_seconds']:.0f} CPU s" if "notebook_cpu_seconds" in ex else ""
         if not cells:  # an exercise without a trained model (exercise 5)
@@ -294,7 +308,8 @@ def render(data: dict) -> str:
                          f"no trained model in this exercise{cpu}", "-", "-"))
         else:
             rows.append((f"`{name}`: reference model training to its threshold", f"{t:.0f} s ({cells}{cpu})",
-                         f"<= {GOALS['train_s']:.0f} s (aim {GOALS['train_aim_s']:.0f} s), full marks",
+                         f"<= {GOALS['train_s']:.0f} s (aim {GOALS['train_aim_s']:.0f} s), full marks "
+                         "(or the CPU configuration's expected tier)",
                          _ok(t <= GOALS["train_s"] and ex["threshold_reached"])))
         rows.append((f"`{name}`: nbgrader autograde of one notebook", f"{ex['autograde_seconds']:.0f} s",
                      f"<= {GOALS['autograde_s']:.0f} s", _ok(ex["autograde_seconds"] <= GOALS["autograde_s"])))
