@@ -40,7 +40,7 @@ SEED = 8_0808     # which training words match the test words
 FITS = 0.30       # a model with at most this WER on its training words "fits" them
 MIN_GAP = 0.03    # the smallest test-minus-train WER gap that is not "implausibly close"
 INIT_ARGS = ("n_letters", "n_phonemes", "embed_dim", "hidden_size", "decoder_size")
-OPTIONAL_ARGS = ("dropout",)  # training only: the model decodes without it
+OPTIONAL_ARGS = ("dropout",)  # probabilities that act in training only: the model decodes without them
 
 # exercise 8's weight names -> rnncourse.experiments.g2p.G2P's
 RENAME = {"encoder.embedding.": "letter_embed.", "encoder.rnn.": "encoder.", "encoder.bridge.": "bridge_h.",
@@ -86,9 +86,11 @@ def load_reference(folder: Path, stem: str = CHECKPOINT):
     except (ValueError, UnicodeDecodeError) as e:
         raise CheckError(f"{stem}.json is not JSON ({e})") from None
     kwargs = meta.get("init_kwargs") if isinstance(meta, dict) else None  # rnncourse.save_checkpoint's format
-    if not isinstance(kwargs, dict) or not set(INIT_ARGS) <= set(kwargs) <= set(INIT_ARGS + OPTIONAL_ARGS) or not all(
-            type(kwargs[k]) is int and 1 <= kwargs[k] <= 4096 for k in INIT_ARGS) or not (
-            type(kwargs.get("dropout", 0.0)) in (int, float) and 0 <= kwargs.get("dropout", 0.0) < 1):
+    names_ok = isinstance(kwargs, dict) and set(INIT_ARGS) <= set(kwargs) <= set(INIT_ARGS + OPTIONAL_ARGS)
+    sizes_ok = names_ok and all(type(kwargs[k]) is int and 1 <= kwargs[k] <= 4096 for k in INIT_ARGS)
+    probabilities_ok = names_ok and all(type(kwargs[k]) in (int, float) and 0 <= kwargs[k] < 1
+                                        for k in OPTIONAL_ARGS if k in kwargs)
+    if not (sizes_ok and probabilities_ok):
         raise CheckError(f"{stem}.json is not exercise 8's constructor arguments ({', '.join(INIT_ARGS)}: "
                          "integers from 1 to 4096; dropout, if given: a number from 0 to below 1)")
     kwargs = {k: kwargs[k] for k in INIT_ARGS}

@@ -484,7 +484,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     env = dict(date=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d"), device=str(device),
-               torch=torch.__version__, python=platform.python_version(), quick=args.quick, cpu_threads=torch.get_num_threads(), cpu_count=os.cpu_count(),
+               torch=torch.__version__, python=platform.python_version(), quick=args.quick,
+               cpu_threads=torch.get_num_threads(), cpu_count=os.cpu_count(),
                gpu_name=torch.cuda.get_device_name(device) if device.type == "cuda" else None)
     results = dict(environment=env, exercises=[])
     for name in args.only or [*EXERCISES, G2P]:
