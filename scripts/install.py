@@ -58,7 +58,12 @@ def install(torch_spec: str, extras: str) -> None:
         failed = [j.args for j in jobs if j.wait() != 0]
     if failed:
         sys.exit(f"pip failed: {failed}")
-    subprocess.run([*PIP, "install", "--no-deps", "-e", str(ROOT)], check=True)
+    # The course's build backend, setuptools, is in the lock and so installed by now: building the
+    # editable install with it skips the isolated build environment that pip would otherwise make,
+    # installing setuptools into a temporary folder again (5.2 -> 1.5 s).
+    locked = {pin.split("==")[0].lower() for pin in pins}
+    isolation = ["--no-build-isolation"] if "setuptools" in locked else []
+    subprocess.run([*PIP, "install", "--no-deps", *isolation, "-e", str(ROOT)], check=True)
     check = subprocess.run([sys.executable, "-m", "pip", "check"], capture_output=True, text=True)
     if check.returncode != 0:
         print(f"{LOCK.name} does not fit this environment (pip check: {check.stdout.strip()}):\n"
