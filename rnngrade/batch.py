@@ -155,11 +155,6 @@ def build_kit(course: Path, assignment: str, course_id: str) -> Kit:
     """
     import nbformat
 
-    from autograder.integrity import module_aliases, protected_names
-
-    from . import cleanroom
-    from .release import checkpoint_patterns
-
     _refuse_reference_checkpoints(course, assignment)
     with tempfile.TemporaryDirectory(prefix="rnn-grade-kit-") as tmp:
         tmp = Path(tmp)
@@ -171,25 +166,7 @@ def build_kit(course: Path, assignment: str, course_id: str) -> Kit:
             raise GradingError(str(e)) from None
         notebooks, files = {}, []
         for src in sorted((course / "solutions" / assignment).glob("*.ipynb")):
-            nb = nbformat.read(src, as_version=4)
-            locked, grade_cells, locked_src = {}, {}, []
-            for cell in nb.cells:
-                meta = cell.metadata.get("nbgrader", {})
-                gid = meta.get("grade_id")
-                if gid and meta.get("locked") and not meta.get("solution"):
-                    locked[gid] = True
-                    if cell.cell_type == "code":
-                        locked_src.append(cell.source)
-                if gid and meta.get("grade") and cell.cell_type == "code" and not meta.get("solution"):
-                    grade_cells[gid] = {"points": float(meta.get("points", 0))}
-            scoring = cleanroom.course_cells(json.loads(nbformat.writes(nb)))
-            for c in scoring:
-                if c["kind"] == "test":
-                    grade_cells[c["id"]]["tests"] = c["tests"]
-            notebooks[src.stem] = {"locked": sorted(locked), "grade_cells": grade_cells,
-                                   "aliases": module_aliases(locked_src),
-                                   "protected": protected_names(locked_src), "scoring": scoring,
-                                   "checkpoints": checkpoint_patterns(locked_src)}
+            notebooks[src.stem] = notebook_kit(nbformat.read(src, as_version=4))
             files += notebooks[src.stem]["checkpoints"]
             _release_sources(tmp / "gradebook.db", course_id, assignment, release / f"{src.stem}.ipynb")
         src_dir = tmp / "source" / assignment
@@ -213,6 +190,36 @@ def build_kit(course: Path, assignment: str, course_id: str) -> Kit:
 
 
 KIT_CACHE_ENV = "RNN_GRADE_KIT_CACHE"  # the default of --kit-cache
+
+
+def notebook_kit(nb) -> dict:
+    """One source notebook's part of the kit: the cells a student may not change, the graded cells
+    (points, test names), what the static checks protect (``worker.static_flags``), the scoring
+    run's cells and the checkpoint files the notebook names."""
+    import nbformat
+
+    from autograder.integrity import module_aliases, protected_names
+
+    from . import cleanroom
+    from .release import checkpoint_patterns
+
+    locked, grade_cells, locked_src = {}, {}, []
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        gid = meta.get("grade_id")
+        if gid and meta.get("locked") and not meta.get("solution"):
+            locked[gid] = True
+            if cell.cell_type == "code":
+                locked_src.append(cell.source)
+        if gid and meta.get("grade") and cell.cell_type == "code" and not meta.get("solution"):
+            grade_cells[gid] = {"points": float(meta.get("points", 0))}
+    scoring = cleanroom.course_cells(json.loads(nbformat.writes(nb)))
+    for c in scoring:
+        if c["kind"] == "test":
+            grade_cells[c["id"]]["tests"] = c["tests"]
+    return {"locked": sorted(locked), "grade_cells": grade_cells, "aliases": module_aliases(locked_src),
+            "protected": protected_names(locked_src), "scoring": scoring,
+            "checkpoints": checkpoint_patterns(locked_src)}
 
 
 def kit_key(course: Path, assignment: str, course_id: str) -> str:
