@@ -12,9 +12,10 @@ declares), the release 0, each variant loses exactly its listed cells and keeps 
 marks in every other cell; no flags.
 
 Left to other tests, so that no notebook is graded twice for the same check: every variant and
-every release through plain nbgrader (tests/test_exercises.py); an untouched release and every
-attack of the red-team class through the sandbox, and identical grades from the two back-ends for
-the same submission (tests/test_batch_redteam.py, on a fast exercise).
+every release through plain nbgrader (tests/test_exercises.py); that none of them, nor any correct
+alternative, raises a static review flag (tests/test_static_flags.py); an untouched release and
+every attack of the red-team class through the sandbox, and identical grades from the two
+back-ends for the same submission (tests/test_batch_redteam.py, on a fast exercise).
 """
 
 from __future__ import annotations
