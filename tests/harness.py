@@ -336,6 +336,23 @@ def graded(assignment: str) -> Graded:
         raise
 
 
+def handed_in(assignment: str) -> dict[str, tuple]:
+    """What the exercise tests hand in: ``student -> (notebook, files)``, ``files`` a function that
+    writes the student's own checkpoint files into a folder, or None. The students: ``solution``,
+    ``blank`` (the untouched release), ``variant-<name>`` for each wrong variant and the groups of
+    correct alternatives (``alternative_groups``). All but ``blank`` also hand in the checkpoints
+    of the solution run as a student (``_graded``)."""
+    submissions = {"solution": (make_submission(assignment), None),
+                   "blank": (make_submission(assignment, fill=False), None)}
+    for name, variant in load_variants(assignment).items():
+        submissions[f"variant-{name}"] = (make_submission(assignment, variant), variant.get("files"))
+    alternatives = load_alternatives(assignment)
+    for student, names in alternative_groups(assignment).items():
+        submissions[student] = (make_submission(assignment, [alternatives[n] for n in names]),
+                                alternatives[names[0]].get("files"))  # a group of one if it has files
+    return submissions
+
+
 @functools.cache
 def _graded(assignment: str) -> Graded:
     from nbgrader.api import Gradebook
@@ -352,24 +369,15 @@ def _graded(assignment: str) -> Graded:
     py = sys.executable
     generate_assignment(assignment, release=course / "release", db_url=f"sqlite:///{course / 'gradebook.db'}")
 
-    submissions = {"solution": (make_submission(assignment), produced),
-                   "blank": (make_submission(assignment, fill=False), [])}
-    make_files = {}  # student -> fn(folder) that writes its own checkpoint files
-    for name, variant in load_variants(assignment).items():
-        submissions[f"variant-{name}"] = (make_submission(assignment, variant), produced)
-        make_files[f"variant-{name}"] = variant.get("files")
-    alternatives = load_alternatives(assignment)
-    for student, names in alternative_groups(assignment).items():
-        submissions[student] = (make_submission(assignment, [alternatives[n] for n in names]), produced)
-        make_files[student] = alternatives[names[0]].get("files")  # a group of one if it has files
-    for student, (nb, files) in submissions.items():
+    submissions = handed_in(assignment)
+    for student, (nb, make_files) in submissions.items():
         dest = course / "submitted" / student / assignment
         dest.mkdir(parents=True)
         nbformat.write(nb, dest / nb_name)
-        for f in files:
+        for f in produced if student != "blank" else []:
             shutil.copy(f, dest / f.name)
-        if make_files.get(student) is not None:
-            make_files[student](dest)
+        if make_files is not None:
+            make_files(dest)
         (dest / "timestamp.txt").write_text("2026-11-28 12:00:00.000000 UTC")
 
     run_nbgrader([py, "-m", "nbgrader", "autograde", assignment, "--force", *course_args(course)], ROOT, 3600,
