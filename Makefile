@@ -55,7 +55,7 @@ bench: $(BIN)/.installed  ## measure the course (book builds, training, grading,
 	$(BIN)/python -m scripts.bench_class
 	$(MAKE) bench-g2p
 
-bench-g2p: $(BIN)/.installed  ## exercise 8's full model trained on the CPU (about 25 min, one core): docs/benchmarks/g2p-cpu.md
+bench-g2p: $(BIN)/.installed  ## exercise 8's full model trained on the CPU (about 45 min on 2 cores): docs/benchmarks/g2p-cpu.md
 	$(BIN)/python -m scripts.gpu_check --device cpu --only ex08_pronunciation --g2p-full --out _build/bench-g2p
 	cp _build/bench-g2p/report.md docs/benchmarks/g2p-cpu.md
 	cp _build/bench-g2p/report.json docs/benchmarks/g2p-cpu.json

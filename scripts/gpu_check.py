@@ -336,6 +336,7 @@ def check_g2p(device: torch.device, out: Path, quick: bool, full: bool = False) 
         wall = time.perf_counter()
         run_cell(ns, G2P, "train", train_code)
         wall = time.perf_counter() - wall
+    train_threads = torch.get_num_threads()  # what the notebook's cells left set while it trained
     call = recorder.calls[-1]
     hist = call["history"]
     evals = [(st, round(1.0 - s, 4)) for st, s in hist.evals]  # (step, validation WER)
@@ -368,7 +369,8 @@ def check_g2p(device: torch.device, out: Path, quick: bool, full: bool = False) 
         exercise=G2P, device=str(device), config=ns["CONFIG"], full_configuration_forced=full,
         solution_digest=solution_digest(G2P),
         steps_run=hist.steps[-1] if hist.steps else 0,
-        train_seconds=round(hist.seconds, 2), cell_seconds=round(wall, 2), printed=printed.getvalue().strip(),
+        train_seconds=round(hist.seconds, 2), train_threads=train_threads, cell_seconds=round(wall, 2),
+        printed=printed.getvalue().strip(),
         validation_wer_curve=evals, tiers=list(G2P_TIERS), seconds_and_steps_to_tier=tiers,
         test_wer_cpu=round(wer_cpu["wer"], 4), test_per_cpu=round(wer_cpu["per"], 4),
         test_wer_device=round(wer_dev["wer"], 4),
@@ -401,7 +403,7 @@ def g2p_markdown(r: dict) -> list[str]:
     forced = " (the full configuration, forced with --g2p-full)" if r.get("full_configuration_forced") else ""
     lines = ["", f"## {r['exercise']}: time to each WER tier", "",
              f"- configuration on {r['device']}{forced}: `{r['config']}`; {r['steps_run']} steps, "
-             f"{r['train_seconds']} s of training",
+             f"{r['train_seconds']} s of training on {r.get('train_threads', '?')} thread(s)",
              f"- test words ({G2P_TEST_SAMPLE}, the grader's sample): WER {r['test_wer_cpu']} on the CPU, "
              f"{r['test_wer_device']} on the device (identical predictions: {r['predictions_identical']}); "
              f"PER {r['test_per_cpu']}; tiers passed {r['tiers_passed']} of {len(r['tiers'])}",

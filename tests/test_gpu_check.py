@@ -64,8 +64,17 @@ def test_g2p_full_trains_exercise_8s_full_configuration_on_the_cpu():
     from scripts import gpu_check
 
     cpu = torch.device("cpu")
-    small, _ = gpu_check.g2p_namespace(cpu, {})
-    full, train_code = gpu_check.g2p_namespace(cpu, {}, full=True)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        small, _ = gpu_check.g2p_namespace(cpu, {})
+        assert torch.get_num_threads() == 1, "the CPU configuration trains on one thread"
+        torch.set_num_threads(2)
+        full, train_code = gpu_check.g2p_namespace(cpu, {}, full=True)
+        # make bench-g2p trains the full model on a CPU with every thread torch was given
+        assert torch.get_num_threads() == 2, "the full configuration keeps the threads it was given"
+    finally:
+        torch.set_num_threads(before)
     assert small["DEVICE"] == full["DEVICE"] == cpu
     assert full["CONFIG"]["model"]["hidden_size"] > small["CONFIG"]["model"]["hidden_size"]
     assert full["CONFIG"]["steps"] > small["CONFIG"]["steps"]
