@@ -403,7 +403,7 @@ def g2p_markdown(r: dict) -> list[str]:
     forced = " (the full configuration, forced with --g2p-full)" if r.get("full_configuration_forced") else ""
     lines = ["", f"## {r['exercise']}: time to each WER tier", "",
              f"- configuration on {r['device']}{forced}: `{r['config']}`; {r['steps_run']} steps, "
-             f"{r['train_seconds']} s of training on {r.get('train_threads', '?')} thread(s)",
+             f"{r['train_seconds']} s of training on {r['train_threads']} thread(s)",
              f"- test words ({G2P_TEST_SAMPLE}, the grader's sample): WER {r['test_wer_cpu']} on the CPU, "
              f"{r['test_wer_device']} on the device (identical predictions: {r['predictions_identical']}); "
              f"PER {r['test_per_cpu']}; tiers passed {r['tiers_passed']} of {len(r['tiers'])}",
